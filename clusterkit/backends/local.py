@@ -1,0 +1,74 @@
+"""Local clusters: worker processes on this machine, everything on loopback.
+
+Defaults fit the machine as the process sees it (cgroup limits included, see
+:mod:`clusterkit.machine`), so the same call is right on a laptop and on Binder.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dask.utils
+from distributed import LocalCluster
+
+from clusterkit import config, machine
+from clusterkit.errors import BackendError, ConfigError
+
+__all__ = ["default_n_workers", "start_local", "worker_memory"]
+
+
+def default_n_workers() -> int:
+    """``clusterkit.local.n-workers``, else one per usable CPU (at most 4)."""
+    configured = config.get("local.n-workers")
+    if configured is not None:
+        return int(configured)
+    return min(machine.cpu_count(), 4)
+
+
+def worker_memory(memory_limit: str | int | None, n_workers: int) -> int | None:
+    """Bytes per worker: explicit, or the granted memory split over the workers."""
+    value = memory_limit if memory_limit is not None else config.get("local.memory-limit")
+    if value in (None, "auto"):
+        return machine.memory_bytes() // max(n_workers, 1) or None
+    try:
+        return dask.utils.parse_bytes(value) if isinstance(value, str) else int(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"Memory limit {value!r} is not a size. Use a number of bytes or a string like '2GiB'."
+        ) from exc
+
+
+def start_local(
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+    memory_limit: str | int | None = None,
+    **kwargs: Any,
+) -> LocalCluster:
+    """Start a ``LocalCluster`` of processes listening on ``clusterkit.host``.
+
+    Workers declare a ``CPU`` resource equal to their threads, so tasks that ask
+    for ``num_cpus`` are placed as Ray users expect. Extra keyword arguments go to
+    ``LocalCluster`` unchanged.
+    """
+    n = default_n_workers() if n_workers is None else n_workers
+    threads = threads_per_worker or config.get("local.threads-per-worker") or 1
+    host = config.get("host")
+    options: dict[str, Any] = {
+        "n_workers": n,
+        "threads_per_worker": threads,
+        "memory_limit": worker_memory(memory_limit, max(n, 1)),
+        "processes": True,
+        "host": host,
+        "dashboard_address": f"{host}:{config.get('dashboard-port')}",
+        "resources": {"CPU": threads},
+        "silence_logs": logging.ERROR,
+    }
+    options.update(kwargs)
+    try:
+        return LocalCluster(**options)
+    except Exception as exc:
+        raise BackendError(
+            f"Could not start a local cluster of {n} workers on {host}: {str(exc).rstrip('.')}. "
+            "Check free memory and that the address can be bound."
+        ) from exc

@@ -1,0 +1,456 @@
+"""Sessions: one connected cluster each, and the one that is *current*.
+
+A :class:`Session` holds a Dask ``Client`` and, when this process started the
+cluster, the cluster object too (it *owns* it). An owning session writes the
+cluster's :class:`~clusterkit.registry.ClusterRecord`, keeps it current as
+workers come and go, obeys scale/stop requests other processes send through
+:mod:`clusterkit.control`, and deletes the record when it stops, at the latest
+when the interpreter exits.
+
+>>> import clusterkit as ck
+>>> session = ck.start(n_workers=2)            # doctest: +SKIP
+>>> session.client.submit(sum, [1, 2]).result()  # doctest: +SKIP
+3
+>>> session.stop()                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import logging
+import re
+import sys
+import threading
+import traceback
+from typing import Any, Iterable
+
+from distributed import Client
+from distributed.deploy.cluster import Cluster
+
+from clusterkit import config, control, registry
+from clusterkit.backends import address as address_backend
+from clusterkit.errors import BackendError, ClusterkitError, ClusterNotFoundError, NoClusterError
+
+__all__ = ["Session", "connect", "current", "sessions", "start", "stop_cluster", "use"]
+
+logger = logging.getLogger(__name__)
+
+_sessions: dict[str, Session] = {}
+_current: str | None = None
+_lock = threading.RLock()
+
+
+def owner_id() -> str:
+    """The kernel id when running in a Jupyter kernel, else ``"process"``."""
+    if "ipykernel" in sys.modules:
+        try:
+            from ipykernel.connect import get_connection_file
+
+            match = re.search(r"kernel-(.+)\.json$", get_connection_file())
+            if match:
+                return match.group(1)
+        except Exception:  # not inside a running kernel
+            pass
+    return "process"
+
+
+class Session:
+    """A connection to one cluster, owned by this process or attached to.
+
+    Create sessions with :func:`start`, :func:`connect` or :func:`clusterkit.ssh`
+    rather than directly.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        kind: registry.Kind,
+        client: Client,
+        cluster: Cluster | None = None,
+        record: registry.ClusterRecord | None = None,
+        owned: bool = True,
+        owner: str | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.client = client
+        self.cluster = cluster
+        self.owned = owned
+        self.closed = False
+        self._refresher: Any = None
+        if owned:
+            info = self._counts()
+            self.record = registry.ClusterRecord.new(
+                name=name,
+                kind=kind,
+                scheduler_address=client.scheduler.address,
+                dashboard_port=self._dashboard_port(),
+                owner=owner or owner_id(),
+                **info,
+            )
+            registry.write(self.record)
+            client.subscribe_topic(control.TOPIC, self._on_control)
+            self._start_refresher()
+        else:
+            self.record = record  # someone else's, or None for a bare address
+
+    # -- what the session is connected to ------------------------------------------
+    @property
+    def address(self) -> str:
+        """The scheduler's address, e.g. ``tcp://127.0.0.1:40123``."""
+        return str(self.client.scheduler.address)
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """A link to Dask's dashboard (``None`` if the scheduler has none)."""
+        if self._dashboard_port() is None:
+            return None
+        return str(self.client.dashboard_link)
+
+    def _dashboard_port(self) -> int | None:
+        try:
+            port = self.client.scheduler_info()["services"].get("dashboard")
+        except Exception:  # a scheduler that is going away
+            return None
+        return int(port) if port else None
+
+    def _counts(self) -> dict[str, int]:
+        info = self.cluster.scheduler_info if self.cluster is not None else None
+        if not info or "workers" not in info:
+            info = self.client.scheduler_info(n_workers=-1)
+        workers = info.get("workers", {}).values()
+        return {
+            "workers": len(workers),
+            "threads": sum(w.get("nthreads", 0) for w in workers),
+            "memory_bytes": sum(w.get("memory_limit") or 0 for w in workers),
+        }
+
+    def info(self) -> dict[str, Any]:
+        """Workers, threads and memory limit right now, asked of the scheduler."""
+        info = self.client.scheduler_info(n_workers=-1)
+        workers = info.get("workers", {}).values()
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "address": self.address,
+            "workers": len(workers),
+            "threads": sum(w.get("nthreads", 0) for w in workers),
+            "memory_bytes": sum(w.get("memory_limit") or 0 for w in workers),
+            "dashboard": self.dashboard_url,
+        }
+
+    # -- keeping the record current -----------------------------------------------
+    def _start_refresher(self) -> None:
+        from tornado.ioloop import PeriodicCallback
+
+        self._refresher = PeriodicCallback(self._refresh_record, 1000)
+        self.client.loop.add_callback(self._refresher.start)
+
+    def _refresh_record(self) -> None:
+        if self.closed or self.cluster is None:
+            return
+        counts = self._counts()
+        if any(getattr(self.record, k) != v for k, v in counts.items()):
+            for key, value in counts.items():
+                setattr(self.record, key, value)
+            registry.write(self.record)
+
+    def _on_control(self, event: tuple[float, dict[str, Any]]) -> None:
+        """Act on a request sent with :func:`clusterkit.control.send` (runs on the client's loop)."""
+        _, message = event
+        if not isinstance(message, dict) or message.get("id") != self.record.id:
+            return
+        op = message.get("op")
+        try:
+            if op == "scale":
+                self._scale_now(int(message["n"]))
+            elif op == "adapt":
+                self._adapt_now(int(message["minimum"]), int(message["maximum"]))
+            elif op == "stop":
+                # Closing waits on this very loop: do it from another thread.
+                threading.Thread(target=self.stop, name="clusterkit-stop", daemon=True).start()
+        except Exception:
+            logger.exception("clusterkit: control request %r failed", message)
+
+    # -- changing the cluster -----------------------------------------------------------
+    def _require_cluster(self, action: str) -> Cluster:
+        if self.cluster is None:
+            raise BackendError(
+                f"Cannot {action} cluster {self.name!r}: this session is attached to it and does not own it. "
+                "Ask its owner (the kernel or `clusterkit up` daemon that started it), or use the sidebar."
+            )
+        return self.cluster
+
+    def _scale_now(self, n: int) -> None:
+        cluster = self._require_cluster("scale")
+        adaptive = getattr(cluster, "_adaptive", None)
+        if adaptive is not None:
+            adaptive.stop()
+            cluster._adaptive = None
+        cluster.scale(n)
+
+    def _adapt_now(self, minimum: int, maximum: int) -> None:
+        self._require_cluster("adapt").adapt(minimum=minimum, maximum=maximum)
+
+    def scale(self, n: int, *, wait: bool = True, timeout: float = 60) -> None:
+        """Ask for ``n`` workers (stops adaptive scaling); wait until they are there."""
+        if self.cluster is None and self.record is not None and self.record.owner != owner_id():
+            control.send(self.record, "scale", n=n)
+        else:
+            self._scale_now(n)
+        if wait:
+            self.client.wait_for_workers(n, timeout=timeout) if n else None
+            self._wait_for_count(n, timeout)
+
+    def _wait_for_count(self, n: int, timeout: float) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.client.scheduler_info(n_workers=-1)["workers"]) != n:
+            if time.monotonic() > deadline:
+                raise BackendError(f"Cluster {self.name!r} did not reach {n} workers within {timeout:.0f} s.")
+            time.sleep(0.1)
+        if self.owned:
+            self._refresh_record()
+
+    def adapt(self, minimum: int = 0, maximum: int = 4) -> None:
+        """Let Dask add and remove workers between ``minimum`` and ``maximum`` as load requires."""
+        if self.cluster is None and self.record is not None:
+            control.send(self.record, "adapt", minimum=minimum, maximum=maximum)
+        else:
+            self._adapt_now(minimum, maximum)
+
+    def restart(self) -> None:
+        """Restart every worker (drops all data and state held on workers)."""
+        self.client.restart()
+
+    def run_cell(self, source: str, workers: Iterable[str] | None = None) -> dict[str, str]:
+        """Run Python source on every worker (or those given); return output per worker.
+
+        Each worker keeps its own namespace between calls, so a later cell sees
+        names an earlier one defined. Exceptions become traceback text in that
+        worker's output instead of failing the others.
+        """
+        targets = list(workers) if workers is not None else None
+        results = self.client.run(_run_source, source, workers=targets, on_error="return")
+        return {
+            addr: out if isinstance(out, str) else f"{type(out).__name__}: {out}"
+            for addr, out in sorted(results.items())
+        }
+
+    def stop(self) -> None:
+        """Disconnect; when this process owns the cluster, shut it down and drop its record.
+
+        Stopping twice, or stopping a cluster its other side already stopped, is fine.
+        """
+        global _current
+        with _lock:
+            if self.closed:
+                return
+            self.closed = True
+            if _sessions.get(self.name) is self:
+                del _sessions[self.name]
+            if _current == self.name:
+                _current = next(reversed(_sessions), None)
+        if self.owned and self.record is not None:
+            self.record.status = "stopping"
+            with contextlib.suppress(Exception):
+                registry.write(self.record)
+        if self._refresher is not None:
+            with contextlib.suppress(Exception):
+                self.client.loop.add_callback(self._refresher.stop)
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=5)
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close(timeout=10)
+        if self.owned and self.record is not None:
+            registry.remove(self.record.id)
+
+    # -- display ----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.address
+        return f"<clusterkit.Session {self.name!r} {self.kind} {state}>"
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _run_source(source: str, dask_worker: Any = None) -> str:
+    """Execute ``source`` on a worker, capturing what it prints (used by ``run_cell``)."""
+    namespace = getattr(dask_worker, "_clusterkit_namespace", None)
+    if namespace is None:
+        namespace = {"__name__": "__clusterkit_run__"}
+        if dask_worker is not None:
+            dask_worker._clusterkit_namespace = namespace
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        try:
+            exec(compile(source, "<%%cluster run>", "exec"), namespace)
+        except BaseException as exc:
+            # Drop this function's own frame: the user wants their cell's lines.
+            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
+    return buffer.getvalue()
+
+
+# -- the sessions of this process -------------------------------------------------------
+def _unique_name(prefix: str) -> str:
+    taken = set(_sessions) | {r.name for r in registry.list_records()}
+    n = 1
+    while f"{prefix}-{n}" in taken:
+        n += 1
+    return f"{prefix}-{n}"
+
+
+def _check_name(name: str) -> None:
+    if not registry.valid_name(name):
+        raise ClusterkitError(
+            f"Cluster name {name!r} is not allowed: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit."
+        )
+    if name in _sessions:
+        raise ClusterkitError(f"This process already has a cluster named {name!r}; pick another --name.")
+
+
+def _add(session: Session) -> Session:
+    global _current
+    with _lock:
+        _sessions[session.name] = session
+        _current = session.name
+    return session
+
+
+def _client(address_or_cluster: Any, **kwargs: Any) -> Client:
+    return Client(address_or_cluster, set_as_default=True, **kwargs)
+
+
+def start(
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+    memory_limit: str | int | None = None,
+    name: str | None = None,
+    *,
+    adapt: tuple[int, int] | None = None,
+    detach: bool = False,
+    factory: str | None = None,
+) -> Session:
+    """Start a cluster, connect to it and make it current.
+
+    By default a local cluster of worker processes sized for this machine.
+    ``factory=NAME`` uses a cluster manager configured as ``clusterkit.factories.NAME``;
+    ``detach=True`` hands the cluster to a ``clusterkit`` daemon so it outlives
+    this process (stop it with ``clusterkit down NAME``).
+    """
+    if name is not None:
+        _check_name(name)
+    if detach:
+        from clusterkit import daemon
+
+        record = daemon.spawn(name=name, n_workers=n_workers, threads_per_worker=threads_per_worker,
+                              memory_limit=memory_limit)
+        session = connect(record.id)
+        if adapt is not None:
+            session.adapt(*adapt)
+        return session
+    if factory is not None:
+        from clusterkit.backends.factory import start_factory
+
+        cluster = start_factory(factory)
+        kind: registry.Kind = "factory"
+        if n_workers is not None:
+            cluster.scale(n_workers)
+    else:
+        from clusterkit.backends.local import start_local
+
+        cluster = start_local(n_workers, threads_per_worker, memory_limit)
+        kind = "local"
+    try:
+        client = _client(cluster)
+        session = Session(name=name or _unique_name(kind), kind=kind, client=client, cluster=cluster)
+    except BaseException:
+        cluster.close()
+        raise
+    if adapt is not None:
+        session.adapt(*adapt)
+    return _add(session)
+
+
+def connect(address_or_name: str, name: str | None = None) -> Session:
+    """Attach to a running scheduler (``tcp://...``) or a registered cluster (name or id)."""
+    address, record = address_backend.resolve(address_or_name)
+    try:
+        client = _client(address, timeout=config.get("control.timeout"))
+    except (OSError, TimeoutError) as exc:
+        raise BackendError(
+            f"Could not connect to the scheduler at {address}: {exc}. "
+            "Check that the cluster is running (`%cluster list`) and the address is right."
+        ) from exc
+    if record is not None:
+        session_name = name or record.name
+        if session_name in _sessions:
+            session_name = _unique_name(record.name)
+        session = Session(name=session_name, kind=record.kind, client=client, record=record, owned=False)
+    else:
+        session = Session(name=name or _unique_name("address"), kind="address", client=client)
+        # We do not own the scheduler: stopping the session only disconnects.
+        session.cluster = None
+    return _add(session)
+
+
+def current() -> Session:
+    """The current session; raises :class:`NoClusterError` with a hint if there is none."""
+    with _lock:
+        if _current is None:
+            raise NoClusterError()
+        return _sessions[_current]
+
+
+def sessions() -> dict[str, Session]:
+    """This process's sessions by name (a copy)."""
+    with _lock:
+        return dict(_sessions)
+
+
+def use(name: str) -> Session:
+    """Make another of this process's sessions current."""
+    global _current
+    with _lock:
+        if name not in _sessions:
+            known = ", ".join(_sessions) or "none"
+            raise ClusterNotFoundError(f"This process has no cluster named {name!r} (it has: {known}).")
+        _current = name
+        return _sessions[name]
+
+
+def stop_cluster(name_or_id: str) -> str:
+    """Stop a cluster by name: this process's own session, or another owner's cluster.
+
+    Returns what was done, as a sentence for the user.
+    """
+    with _lock:
+        session = _sessions.get(name_or_id)
+    if session is not None:
+        session.stop()
+        return f"Stopped {name_or_id!r}."
+    record = registry.find(name_or_id)
+    if record is None:
+        raise ClusterNotFoundError(
+            f"No cluster named {name_or_id!r} here or in the registry. `%cluster list` shows what exists."
+        )
+    control.send(record, "stop")
+    return f"Asked the owner of {record.name!r} ({record.owner}, pid {record.owner_pid}) to stop it."
+
+
+def stop_all() -> None:
+    """Stop every session of this process (registered to run at exit)."""
+    for session in list(sessions().values()):
+        session.stop()
+
+
+atexit.register(stop_all)
