@@ -26,7 +26,7 @@ from clusterkit.errors import (
     RemoteError,
     SSHError,
 )
-from clusterkit.session import Session, connect, current, sessions, start, stop_cluster, use
+from clusterkit.session import Session, connect, current, sessions, ssh, start, stop_cluster, use
 
 __version__ = "0.1.0"
 
@@ -48,6 +48,7 @@ __all__ = [
     "current",
     "load_ipython_extension",
     "sessions",
+    "ssh",
     "start",
     "stop_cluster",
     "use",

@@ -33,7 +33,7 @@ from clusterkit import config, control, registry
 from clusterkit.backends import address as address_backend
 from clusterkit.errors import BackendError, ClusterkitError, ClusterNotFoundError, NoClusterError
 
-__all__ = ["Session", "connect", "current", "sessions", "start", "stop_cluster", "use"]
+__all__ = ["Session", "connect", "current", "own", "sessions", "ssh", "start", "stop_cluster", "use"]
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,6 @@ class Session:
         else:
             self._scale_now(n)
         if wait:
-            self.client.wait_for_workers(n, timeout=timeout) if n else None
             self._wait_for_count(n, timeout)
 
     def _wait_for_count(self, n: int, timeout: float) -> None:
@@ -370,15 +369,42 @@ def start(
 
         cluster = start_local(n_workers, threads_per_worker, memory_limit)
         kind = "local"
+    session = own(cluster, kind, name)
+    if adapt is not None:
+        session.adapt(*adapt)
+    return session
+
+
+def own(cluster: Cluster, kind: registry.Kind, name: str | None = None) -> Session:
+    """Wrap a started cluster in an owning session, register it and make it current.
+
+    Backends that build their own cluster object (SSH, factories) end here; on
+    failure the cluster is closed so nothing is left running.
+    """
+    if name is not None:
+        _check_name(name)
     try:
         client = _client(cluster)
         session = Session(name=name or _unique_name(kind), kind=kind, client=client, cluster=cluster)
     except BaseException:
         cluster.close()
         raise
-    if adapt is not None:
-        session.adapt(*adapt)
     return _add(session)
+
+
+def ssh(hosts: list[str] | str, workers_per_host: int = 1, name: str | None = None, **options: Any) -> Session:
+    """Start a cluster over SSH: the first host runs the scheduler, every host runs workers.
+
+    ``options`` go to :func:`clusterkit.backends.ssh.start_ssh` (``user``, ``port``,
+    ``key``, ``python``, ``insecure_accept_new_hosts``, ``tls``, ...).
+    """
+    from clusterkit.backends.ssh import start_ssh
+
+    if name is not None:
+        _check_name(name)
+    host_list = [hosts] if isinstance(hosts, str) else list(hosts)
+    cluster = start_ssh(host_list, workers_per_host=workers_per_host, **options)
+    return own(cluster, "ssh", name)
 
 
 def connect(address_or_name: str, name: str | None = None) -> Session:

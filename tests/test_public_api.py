@@ -20,6 +20,7 @@ EXPECTED = {
     "current",
     "load_ipython_extension",
     "sessions",
+    "ssh",
     "start",
     "stop_cluster",
     "use",
