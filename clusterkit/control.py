@@ -35,7 +35,7 @@ async def send_async(record: registry.ClusterRecord, op: str, **arguments: Any) 
     try:
         async with rpc(record.scheduler_address, timeout=timeout) as scheduler:
             await asyncio.wait_for(scheduler.log_event(topic=TOPIC, msg=message), timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise BackendError(
             f"Could not reach the scheduler of cluster {record.name!r} at {record.scheduler_address}: "
             f"{exc or type(exc).__name__}. If it is gone, its record is removed once its owner exits."

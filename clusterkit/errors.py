@@ -77,9 +77,7 @@ class RemoteError(ClusterkitError):
     the position of the failing item when the call came from ``ck.map``.
     """
 
-    def __init__(
-        self, message: str, remote_traceback: str = "", index: int | None = None
-    ) -> None:
+    def __init__(self, message: str, remote_traceback: str = "", index: int | None = None) -> None:
         super().__init__(message)
         self.remote_traceback = remote_traceback
         self.index = index

@@ -37,6 +37,7 @@ __all__ = [
     "list_records",
     "owner_alive",
     "prune",
+    "reachable",
     "remove",
     "valid_name",
     "write",
@@ -115,7 +116,9 @@ def default_directory() -> pathlib.Path:
         runtime = pathlib.Path(jupyter_runtime_dir())
     except ImportError:  # the registry must work without Jupyter installed
         data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-        runtime = pathlib.Path(os.environ.get("JUPYTER_RUNTIME_DIR") or pathlib.Path(data_home, "jupyter", "runtime"))
+        runtime = pathlib.Path(
+            os.environ.get("JUPYTER_RUNTIME_DIR") or pathlib.Path(data_home, "jupyter", "runtime")
+        )
     return runtime / "clusterkit"
 
 
@@ -170,6 +173,21 @@ def owner_alive(record: ClusterRecord) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def reachable(record: ClusterRecord, timeout: float = 0.5) -> bool:
+    """Does the scheduler accept TCP connections? (``False`` marks a lost cluster.)"""
+    import socket
+    import urllib.parse
+
+    parsed = urllib.parse.urlsplit(record.scheduler_address)
+    if parsed.scheme not in ("tcp", "tls") or not parsed.hostname or not parsed.port:
+        return True  # cannot probe other transports cheaply; assume alive
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def list_records(

@@ -24,7 +24,8 @@ import re
 import sys
 import threading
 import traceback
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from distributed import Client
 from distributed.deploy.cluster import Cluster
@@ -37,13 +38,18 @@ __all__ = ["Session", "connect", "current", "own", "sessions", "ssh", "start", "
 
 logger = logging.getLogger(__name__)
 
+#: Set by the ``clusterkit`` daemon so its records say ``owner: "daemon"``.
+OWNER_OVERRIDE: str | None = None
+
 _sessions: dict[str, Session] = {}
 _current: str | None = None
 _lock = threading.RLock()
 
 
 def owner_id() -> str:
-    """The kernel id when running in a Jupyter kernel, else ``"process"``."""
+    """The kernel id when running in a Jupyter kernel, else ``"process"`` (or ``"daemon"``)."""
+    if OWNER_OVERRIDE:
+        return OWNER_OVERRIDE
     if "ipykernel" in sys.modules:
         try:
             from ipykernel.connect import get_connection_file
@@ -81,12 +87,13 @@ class Session:
         self.owned = owned
         self.closed = False
         self._refresher: Any = None
+        self.record: registry.ClusterRecord | None = record
         if owned:
             info = self._counts()
             self.record = registry.ClusterRecord.new(
                 name=name,
                 kind=kind,
-                scheduler_address=client.scheduler.address,
+                scheduler_address=self.address,
                 dashboard_port=self._dashboard_port(),
                 owner=owner or owner_id(),
                 **info,
@@ -94,14 +101,14 @@ class Session:
             registry.write(self.record)
             client.subscribe_topic(control.TOPIC, self._on_control)
             self._start_refresher()
-        else:
-            self.record = record  # someone else's, or None for a bare address
 
     # -- what the session is connected to ------------------------------------------
     @property
     def address(self) -> str:
         """The scheduler's address, e.g. ``tcp://127.0.0.1:40123``."""
-        return str(self.client.scheduler.address)
+        scheduler = self.client.scheduler
+        assert scheduler is not None, "a connected client always has a scheduler"
+        return str(scheduler.address)
 
     @property
     def dashboard_url(self) -> str | None:
@@ -143,14 +150,17 @@ class Session:
         }
 
     # -- keeping the record current -----------------------------------------------
+    def _loop(self) -> Any:
+        return self.client.loop
+
     def _start_refresher(self) -> None:
         from tornado.ioloop import PeriodicCallback
 
         self._refresher = PeriodicCallback(self._refresh_record, 1000)
-        self.client.loop.add_callback(self._refresher.start)
+        self._loop().add_callback(self._refresher.start)
 
     def _refresh_record(self) -> None:
-        if self.closed or self.cluster is None:
+        if self.closed or self.cluster is None or self.record is None:
             return
         counts = self._counts()
         if any(getattr(self.record, k) != v for k, v in counts.items()):
@@ -161,7 +171,7 @@ class Session:
     def _on_control(self, event: tuple[float, dict[str, Any]]) -> None:
         """Act on a request sent with :func:`clusterkit.control.send` (runs on the client's loop)."""
         _, message = event
-        if not isinstance(message, dict) or message.get("id") != self.record.id:
+        if self.record is None or not isinstance(message, dict) or message.get("id") != self.record.id:
             return
         op = message.get("op")
         try:
@@ -260,7 +270,7 @@ class Session:
                 registry.write(self.record)
         if self._refresher is not None:
             with contextlib.suppress(Exception):
-                self.client.loop.add_callback(self._refresher.stop)
+                self._loop().add_callback(self._refresher.stop)
         with contextlib.suppress(Exception):
             self.client.close(timeout=5)
         if self.cluster is not None:
@@ -315,6 +325,12 @@ def _check_name(name: str) -> None:
         )
     if name in _sessions:
         raise ClusterkitError(f"This process already has a cluster named {name!r}; pick another --name.")
+    other = registry.find(name)
+    if other is not None:
+        raise ClusterkitError(
+            f"A cluster named {name!r} is already running (owner {other.owner}, pid {other.owner_pid}). "
+            f"Pick another --name, or attach to it with `%cluster connect {name}`."
+        )
 
 
 def _add(session: Session) -> Session:
@@ -351,8 +367,9 @@ def start(
     if detach:
         from clusterkit import daemon
 
-        record = daemon.spawn(name=name, n_workers=n_workers, threads_per_worker=threads_per_worker,
-                              memory_limit=memory_limit)
+        record = daemon.spawn(
+            name=name, n_workers=n_workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit
+        )
         session = connect(record.id)
         if adapt is not None:
             session.adapt(*adapt)

@@ -77,7 +77,8 @@ def check_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
         return {
             ident: name
             for ident, name in _threads().items()
-            if ident not in before_threads and not name.startswith(("Dask-Offload", "asyncio_", "ThreadPoolExecutor"))
+            if ident not in before_threads
+            and not name.startswith(("Dask-Offload", "asyncio_", "ThreadPoolExecutor"))
         }
 
     wait_until(lambda: not leaked_children() and not leaked_threads(), timeout=10)

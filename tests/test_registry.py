@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pathlib
 import subprocess
 import sys
 
@@ -83,7 +84,7 @@ def test_registry_uses_the_standard_library_only():
     """The Jupyter server reads records without needing Dask's machinery."""
     import ast
 
-    tree = ast.parse(open(registry.__file__).read())
+    tree = ast.parse(pathlib.Path(registry.__file__).read_text())
     modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     third_party = {m for m in modules if m.split(".")[0] not in sys.stdlib_module_names}

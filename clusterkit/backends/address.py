@@ -17,11 +17,11 @@ def resolve(address_or_name: str) -> tuple[str, registry.ClusterRecord | None]:
             if record.scheduler_address == address_or_name:
                 return address_or_name, record
         return address_or_name, None
-    record = registry.find(address_or_name)
-    if record is None:
+    found = registry.find(address_or_name)
+    if found is None:
         known = ", ".join(sorted({r.name for r in registry.list_records()})) or "none"
         raise ClusterNotFoundError(
             f"No cluster named {address_or_name!r} is registered (known: {known}). "
             "Use `%cluster list` to see them, or pass a scheduler address like tcp://127.0.0.1:8786."
         )
-    return record.scheduler_address, record
+    return found.scheduler_address, found

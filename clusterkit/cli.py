@@ -1,0 +1,176 @@
+"""The ``clusterkit`` command: detached clusters and JupyterLab from the shell.
+
+::
+
+    clusterkit up --name demo -n 2     start a detached cluster (a daemon owns it)
+    clusterkit ls                      list every registered cluster
+    clusterkit down demo               stop it (or: clusterkit down --all)
+    clusterkit lab [PATH]              JupyterLab on the curriculum, clusterkit active
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import signal
+import sys
+import time
+
+from clusterkit import registry
+
+__all__ = ["main"]
+
+
+def _up(args: argparse.Namespace) -> int:
+    from clusterkit import daemon
+
+    if args.name and not registry.valid_name(args.name):
+        print(
+            f"clusterkit up: {args.name!r} is not a valid name (letters, digits, '_', '.', '-').", file=sys.stderr
+        )
+        return 2
+    if args.name and registry.find(args.name):
+        print(f"clusterkit up: a cluster named {args.name!r} is already running.", file=sys.stderr)
+        return 1
+    record = daemon.spawn(
+        name=args.name,
+        n_workers=args.n,
+        threads_per_worker=args.threads,
+        memory_limit=args.memory,
+        ssh_hosts=args.ssh,
+    )
+    print(
+        f"Started {record.name} ({record.workers} workers) at {record.scheduler_address}, "
+        f"owned by daemon pid {record.owner_pid}."
+    )
+    print(f"Attach from a notebook with: %cluster connect {record.name}")
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from clusterkit.magics import format_table
+
+    registry.prune()
+    records = registry.list_records()
+    if args.json:
+        print(json.dumps([r.to_json() for r in records], indent=1))
+    else:
+        print(format_table(records))
+    return 0
+
+
+def _wait_gone(record: registry.ClusterRecord, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gone = registry.find(record.id) is None
+        if gone and (record.owner != "daemon" or not registry.owner_alive(record)):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _down(args: argparse.Namespace) -> int:
+    from clusterkit import control
+    from clusterkit.errors import BackendError
+
+    if args.all == bool(args.name):
+        print("clusterkit down: give a NAME or --all.", file=sys.stderr)
+        return 2
+    records = registry.list_records() if args.all else [r for r in [registry.find(args.name)] if r]
+    if not records:
+        print(
+            f"clusterkit down: no cluster named {args.name!r} is registered (see clusterkit ls)."
+            if args.name
+            else "No clusters are registered.",
+            file=sys.stderr if args.name else sys.stdout,
+        )
+        return 1 if args.name else 0
+    status = 0
+    for record in records:
+        try:
+            control.send(record, "stop")
+        except BackendError as exc:
+            print(f"clusterkit down: {exc}", file=sys.stderr)
+        if not _wait_gone(record, timeout=20) and record.owner == "daemon":
+            # The daemon did not stop its cluster in time: end it (its workers die with it).
+            try:
+                os.kill(record.owner_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            if not _wait_gone(record, timeout=10):
+                try:
+                    os.kill(record.owner_pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                registry.remove(record.id)
+        if registry.find(record.id) is None:
+            print(f"Stopped {record.name}.")
+        else:
+            print(
+                f"clusterkit down: {record.name} is still running (owner pid {record.owner_pid}).", file=sys.stderr
+            )
+            status = 1
+    return status
+
+
+def _lab(args: argparse.Namespace) -> int:
+    """Replace this process with JupyterLab, opened on the curriculum's first notebook."""
+    target = pathlib.Path(args.path or ("notebooks" if pathlib.Path("notebooks").is_dir() else ".")).resolve()
+    if not target.exists():
+        print(f"clusterkit lab: {target} does not exist.", file=sys.stderr)
+        return 2
+    root = target if target.is_dir() else target.parent
+    first = target if target.is_file() else next(iter(sorted(root.glob("00-*.ipynb"))), None)
+    jupyter = shutil.which("jupyter") or "jupyter"
+    command = [jupyter, "lab", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1", *args.extra]
+    if first is not None:
+        command.append(f"--LabApp.default_url=/lab/tree/{first.relative_to(root).as_posix()}")
+    print("Running:", " ".join(command), flush=True)
+    os.execvp(command[0], command)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clusterkit", description="Dask clusters for Jupyter, from the shell.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    up = verbs.add_parser("up", help="start a detached cluster owned by a daemon")
+    up.add_argument("--name")
+    up.add_argument("-n", type=int, help="workers (default: one per CPU, at most 4)")
+    up.add_argument("--threads", type=int, help="threads per worker")
+    up.add_argument("--memory", help="memory per worker, e.g. 2GiB")
+    up.add_argument("--ssh", nargs="+", metavar="HOST", help="start over SSH on these hosts instead")
+    up.set_defaults(func=_up)
+    ls = verbs.add_parser("ls", help="list registered clusters")
+    ls.add_argument("--json", action="store_true", help="print records as JSON")
+    ls.set_defaults(func=_ls)
+    down = verbs.add_parser("down", help="stop a cluster by name, or all")
+    down.add_argument("name", nargs="?")
+    down.add_argument("--all", action="store_true")
+    down.set_defaults(func=_down)
+    lab = verbs.add_parser("lab", help="open JupyterLab on the curriculum (or PATH)")
+    lab.add_argument("path", nargs="?")
+    lab.add_argument("extra", nargs=argparse.REMAINDER, help="more jupyter lab options")
+    lab.set_defaults(func=_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line for the user; the cause is in the daemon log
+        from clusterkit.errors import ClusterkitError
+
+        if isinstance(exc, ClusterkitError):
+            print(f"clusterkit {args.verb}: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
