@@ -98,8 +98,10 @@ class Session:
                 owner=owner or owner_id(),
                 **info,
             )
-            registry.write(self.record)
+            # Listen before telling anyone the cluster exists, so no request is lost.
             client.subscribe_topic(control.TOPIC, self._on_control)
+            self._wait_until_subscribed()
+            registry.write(self.record)
             self._start_refresher()
 
     # -- what the session is connected to ------------------------------------------
@@ -148,6 +150,22 @@ class Session:
             "memory_bytes": sum(w.get("memory_limit") or 0 for w in workers),
             "dashboard": self.dashboard_url,
         }
+
+    def _wait_until_subscribed(self, timeout: float = 10) -> None:
+        """The subscription travels on the batched stream; a request sent before it
+        lands would be dropped, so confirm it with the scheduler first."""
+        import time
+
+        def subscribed(dask_scheduler: Any, topic: str, client_id: str) -> bool:
+            topics = dask_scheduler._broker._topics
+            return topic in topics and client_id in topics[topic].subscribers
+
+        deadline = time.monotonic() + timeout
+        while not self.client.run_on_scheduler(subscribed, topic=control.TOPIC, client_id=self.client.id):
+            if time.monotonic() > deadline:
+                logger.warning("clusterkit: scale/stop requests from other processes may be missed")
+                return
+            time.sleep(0.01)
 
     # -- keeping the record current -----------------------------------------------
     def _loop(self) -> Any:
