@@ -1,0 +1,30 @@
+"""Helpers for the curriculum notebooks: the shared cluster, machine facts, graders.
+
+Learners use it as::
+
+    from clusterkit import teach
+    session = teach.cluster()          # the one cluster all notebooks share
+    teach.show(session)                # live status and task stream
+    print(teach.describe())            # CPUs and memory this kernel really has
+    teach.check("01.distinct-rolls", futures)   # one line: PASSED, or NOT YET with a hint
+"""
+
+from __future__ import annotations
+
+from clusterkit.teach.environment import cpus, curriculum_workers, describe, facts, memory_bytes, time_window
+from clusterkit.teach.grading import check
+from clusterkit.teach.shared import CLUSTER_NAME, cluster, show, worker_addresses
+
+__all__ = [
+    "CLUSTER_NAME",
+    "check",
+    "cluster",
+    "cpus",
+    "curriculum_workers",
+    "describe",
+    "facts",
+    "memory_bytes",
+    "show",
+    "time_window",
+    "worker_addresses",
+]
