@@ -1,0 +1,196 @@
+"""The %cluster magics through a real IPython shell and a real kernel."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import nbformat
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from IPython.core.error import UsageError
+
+from clusterkit import magics, registry
+
+
+@pytest.fixture(scope="module")
+def shell():
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "clusterkit")
+    return ip
+
+
+def run(shell, line: str, cell: str | None = None) -> tuple[str, BaseException | None]:
+    """Run a magic as a user would (through run_cell) and return what they see."""
+    source = f"%%cluster {line}\n{cell}" if cell is not None else f"%cluster {line}"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        result = shell.run_cell(source)
+    return out.getvalue(), result.error_in_exec
+
+
+BAD_LINES = {
+    "": "a verb is missing",
+    "bogus": "invalid choice: 'bogus'",
+    "start -n": "expected one argument",
+    "start -n two": "'two' is not a whole number",
+    "start -n -3": "-3 is negative",
+    "start -n 100000000000000000000": "more than clusterkit.local.max-workers",
+    "start --threads 0": "0 is not allowed",
+    "start --memory 12 parsecs": "not a sensible worker memory",
+    "start -n 2 extra": "unrecognized arguments: extra",
+    "start --memory lots": "'lots' is not a size",
+    "start --memory 1B": "not a sensible worker memory",
+    "start --adapt 4:1": "minimum 4 is larger than maximum 1",
+    "start --adapt 3": "'3' is not MIN:MAX",
+    "start --name '<script>'": "is not a valid name",
+    "start --frobnicate": "unrecognized arguments: --frobnicate",
+    "start --detach --factory x": "--detach works with local clusters only",
+    "start 'unbalanced": "Check the quotes",
+    'start "also': "Check the quotes",
+    "scale": "give a worker count N or --adapt",
+    "scale 2 --adapt 1:3": "give a worker count N or --adapt",
+    "scale -1": "-1 is negative",
+    "ssh": "give at least one HOST",
+    "ssh host --port 70000": "70000 is not a port",
+    "ssh 'bad host'": "is not a host name",
+    "connect": "the following arguments are required",
+    "connect http://x": "is not a scheduler address",
+    "connect nope": "No cluster named 'nope' is registered",
+    "use nope": "has no cluster named 'nope'",
+    "stop nope": "No cluster named 'nope'",
+    "stop a --all": "give a NAME or --all, not both",
+    "status": "No cluster is running",
+    "scale 2": "No cluster is running",
+    "restart": "No cluster is running",
+    "run": "`run` is a cell magic",
+}
+
+
+@pytest.mark.parametrize(("line", "message"), BAD_LINES.items())
+def test_bad_input_is_one_usage_error_line(shell, line, message):
+    output, error = run(shell, line)
+    assert isinstance(error, UsageError), output
+    assert message in output
+    assert "Traceback" not in output
+    assert output.strip().count("\n") == 0, output  # exactly one line
+    assert registry.list_records() == []
+
+
+def test_help_lists_every_verb_with_examples(shell):
+    output, error = run(shell, "--help")
+    assert error is None
+    for verb in ("start", "ssh", "connect", "use", "scale", "status", "dashboard", "list", "restart", "stop", "run"):
+        assert f"    {verb}" in output
+    assert "%cluster start -n 2" in output
+    output, error = run(shell, "start --help")
+    assert error is None and "--adapt MIN:MAX" in output and "example:" in output
+
+
+def test_the_whole_lifecycle_in_one_shell(shell):
+    output, error = run(shell, "start -n 2 --name life --memory 1GiB")
+    assert error is None, output
+    try:
+        output, _ = run(shell, "list")
+        assert "life" in output and "running" in output and "*" in output
+        output, error = run(shell, "scale 3")
+        assert error is None and "3 workers" in output
+        output, error = run(shell, "run", "import os\nprint('hello from', os.getpid())")
+        assert error is None
+        blocks = [b for b in output.split("[tcp://") if b]
+        assert len(blocks) == 3 and all("hello from" in b for b in blocks)
+        output, error = run(shell, "run --workers 0", "print('only one')")
+        assert output.count("only one") == 1
+        output, error = run(shell, "run --workers 7", "print(1)")
+        assert isinstance(error, UsageError) and "no worker 7" in output
+        output, error = run(shell, "status")
+        assert error is None
+        output, error = run(shell, "restart")
+        assert error is None and "restarted" in output
+    finally:
+        output, error = run(shell, "stop")
+    assert error is None and "Stopped 'life'" in output
+    assert registry.list_records() == []
+
+
+VALID = [
+    "start -n 2",
+    "start --threads 2 --memory 2GiB --name x",
+    "start --adapt 1:4 --detach",
+    "ssh a b --user u --port 22 --workers-per-host 2",
+    "connect tcp://127.0.0.1:8786",
+    "connect demo",
+    "use demo",
+    "scale 3",
+    "scale --adapt 0:4",
+    "status",
+    "dashboard task-stream",
+    "list",
+    "restart",
+    "stop --all",
+    "stop demo",
+]
+NOISE = ["-n", "--adapt", "1:0", "-5", "9" * 25, "'", '"', "--name", "<script>", "x", "--all", "tcp://", "0", "--"]
+# Verbs that would start real work when a fuzzed line happens to be valid.
+_STARTS_SOMETHING = {"start", "ssh", "connect"}
+
+
+@st.composite
+def command_lines(draw):
+    if draw(st.booleans()):
+        return draw(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40))
+    tokens = draw(st.sampled_from(VALID)).split()
+    for _ in range(draw(st.integers(1, 3))):
+        action = draw(st.sampled_from(["drop", "dup", "insert", "replace"]))
+        index = draw(st.integers(0, max(len(tokens) - 1, 0)))
+        if action == "drop" and tokens:
+            tokens.pop(index)
+        elif action == "dup" and tokens:
+            tokens.insert(index, tokens[index])
+        elif action == "insert":
+            tokens.insert(index, draw(st.sampled_from(NOISE)))
+        elif tokens:
+            tokens[index] = draw(st.sampled_from(NOISE))
+    return " ".join(tokens)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=command_lines())
+def test_fuzzed_command_lines_never_show_a_traceback(shell, line):
+    lines = line.splitlines()  # a magic gets one line; IPython splits the rest off
+    line = lines[0] if lines else ""
+    try:
+        args = magics.parse(line)
+    except UsageError:
+        args = None
+    if args is not None and args.verb in _STARTS_SOMETHING:
+        return  # a valid start/ssh/connect line: parsing it cleanly is what we check
+    output, error = run(shell, line)
+    assert error is None or isinstance(error, UsageError), (line, output)
+    assert "Traceback" not in output, (line, output)
+
+
+def test_magics_in_a_real_kernel():
+    """The issue's scenario, executed by nbclient in a real ipykernel."""
+    from nbclient import NotebookClient
+
+    cells = [
+        "%load_ext clusterkit",
+        "%cluster start -n 2 --memory 1GiB --name nb",
+        "%cluster list",
+        "%cluster scale 3",
+        "%%cluster run\nimport os\nprint('worker pid', os.getpid())",
+        "%cluster stop",
+        "%cluster list",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    texts = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
+    assert "nb" in texts[2] and "running" in texts[2]
+    assert "3 workers" in texts[3]
+    assert texts[4].count("worker pid") == 3 and texts[4].count("[tcp://127.0.0.1:") == 3
+    assert "Stopped 'nb'" in texts[5]
+    assert "No clusters are registered" in texts[6]
