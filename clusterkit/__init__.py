@@ -27,6 +27,7 @@ from clusterkit.errors import (
     SSHError,
 )
 from clusterkit.session import Session, connect, current, sessions, ssh, start, stop_cluster, use
+from clusterkit.widgets import progress
 
 __version__ = "0.1.0"
 
@@ -47,6 +48,7 @@ __all__ = [
     "connect",
     "current",
     "load_ipython_extension",
+    "progress",
     "sessions",
     "ssh",
     "start",

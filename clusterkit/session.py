@@ -114,10 +114,14 @@ class Session:
 
     @property
     def dashboard_url(self) -> str | None:
-        """A link to Dask's dashboard (``None`` if the scheduler has none)."""
-        if self._dashboard_port() is None:
-            return None
-        return str(self.client.dashboard_link)
+        """A link to Dask's dashboard (``None`` if the scheduler has none).
+
+        Through the Jupyter server when this kernel knows one (so it works on
+        JupyterHub and Binder too), else Dask's direct link.
+        """
+        from clusterkit.widgets.dashboard import dashboard_url
+
+        return dashboard_url(self)
 
     def _dashboard_port(self) -> int | None:
         try:
@@ -298,6 +302,17 @@ class Session:
             registry.remove(self.record.id)
 
     # -- display ----------------------------------------------------------------------
+    def widget(self) -> Any:
+        """The live status widget: workers, memory, tasks, and a control that scales."""
+        from clusterkit.widgets import status_widget
+
+        return status_widget(self)
+
+    def _repr_html_(self) -> str:
+        from clusterkit.widgets.repr import session_html
+
+        return session_html(self)
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.address
         return f"<clusterkit.Session {self.name!r} {self.kind} {state}>"

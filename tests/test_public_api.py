@@ -19,6 +19,7 @@ EXPECTED = {
     "connect",
     "current",
     "load_ipython_extension",
+    "progress",
     "sessions",
     "ssh",
     "start",

@@ -1,0 +1,298 @@
+"""The live task stream: one lane per worker thread, one bar per task, in the notebook.
+
+Dask's dashboard draws this with Bokeh behind an HTTP server the browser must reach.
+This widget needs no proxy: the kernel reads the scheduler's task-stream record
+(Dask's ``TaskStreamPlugin``, which the dashboard uses too) with a cursor, four times
+a second while the widget is visible, turns each finished task into a compact row
+and sends the new rows through the widget's comm. So it works wherever widgets
+work: JupyterLab, Notebook 7, VS Code.
+
+Actor calls appear too: clusterkit's actors log each call as a Dask event on the
+``clusterkit-actors`` topic, and the widget subscribes to it; each worker gets an
+extra "actor" lane (Dask runs a worker's actor calls on one thread).
+
+Memory is bounded on both sides: the kernel keeps the last ``max_events`` rows
+(default 5,000) and so does the front end; at most ``MAX_LANES`` lanes and
+``MAX_PREFIXES`` colours are tracked, the rest fold into "other".
+
+A row is ``[lane, prefix, start, stop, kind]`` with times in seconds since the epoch
+and ``kind`` one of :data:`KINDS`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import traitlets
+from dask.utils import key_split
+
+from clusterkit.widgets._live import STATIC, LiveWidget, LoopPoller
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from clusterkit.session import Session
+
+__all__ = ["ACTOR_TOPIC", "KINDS", "TaskStreamBuffer", "TaskStreamWidget"]
+
+logger = logging.getLogger(__name__)
+
+ACTOR_TOPIC = "clusterkit-actors"
+KINDS = ("compute", "transfer", "disk-read", "disk-write", "actor", "erred")
+_KIND_INDEX = {name: i for i, name in enumerate(KINDS)}
+MAX_LANES = 512
+MAX_PREFIXES = 256
+POLL_INTERVAL = 0.25  # seconds: at most four batches a second
+
+
+class TaskStreamBuffer:
+    """Turns scheduler task-stream records and actor events into bounded compact rows.
+
+    Pure bookkeeping, no I/O: the widget feeds it and sends what it returns.
+    Thread-safe (fed on the client's event loop, read on the kernel's thread).
+    """
+
+    def __init__(self, max_events: int = 5000) -> None:
+        self.max_events = max_events
+        self.events: collections.deque[list[Any]] = collections.deque(maxlen=max_events)
+        self.pending: collections.deque[list[Any]] = collections.deque(maxlen=max_events)
+        self.lanes: list[str] = []
+        self._lane_index: dict[tuple[str, Any], int] = {}
+        self.prefixes: list[str] = []
+        self._prefix_index: dict[str, int] = {}
+        self.total = 0  # rows ever recorded
+        self.tasks = 0  # tasks ever recorded (a task with a transfer makes two rows)
+        self.actor_calls = 0
+        self._lock = threading.Lock()
+
+    # -- naming lanes and colours ---------------------------------------------------------
+    def _lane(self, worker: str, thread: Any) -> int:
+        key = (worker, thread)
+        index = self._lane_index.get(key)
+        if index is None:
+            if len(self.lanes) >= MAX_LANES:
+                return MAX_LANES - 1
+            index = len(self.lanes)
+            self._lane_index[key] = index
+            host = worker.split("://", 1)[-1]
+            same_worker = sum(1 for w, t in self._lane_index if w == worker and t != "actor")
+            label = f"{host} actor" if thread == "actor" else f"{host} #{same_worker - 1}"
+            self.lanes.append(label)
+        return index
+
+    def _prefix(self, name: str) -> int:
+        index = self._prefix_index.get(name)
+        if index is None:
+            if len(self.prefixes) >= MAX_PREFIXES:
+                name = "other"
+                index = self._prefix_index.get(name)
+                if index is not None:
+                    return index
+            index = len(self.prefixes)
+            self._prefix_index[name] = index
+            self.prefixes.append(name)
+        return index
+
+    def _add(self, row: list[Any]) -> None:
+        self.events.append(row)
+        self.pending.append(row)
+        self.total += 1
+
+    # -- feeding ----------------------------------------------------------------------------
+    def add_tasks(self, records: Iterable[dict[str, Any]]) -> int:
+        """Add records from the scheduler's task stream; returns how many tasks were added."""
+        added = 0
+        with self._lock:
+            for record in records:
+                worker = str(record.get("worker", "?"))
+                lane = self._lane(worker, record.get("thread"))
+                prefix = self._prefix(key_split(record.get("key", "?")))
+                erred = record.get("status") == "error"
+                for startstop in record.get("startstops") or ():
+                    action = startstop.get("action", "compute")
+                    kind = "erred" if erred and action == "compute" else action
+                    self._add([lane, prefix, round(float(startstop["start"]), 4),
+                               round(float(startstop["stop"]), 4), _KIND_INDEX.get(kind, 0)])
+                added += 1
+            self.tasks += added
+        return added
+
+    def add_actor_call(self, event: dict[str, Any]) -> bool:
+        """Add one actor call logged on :data:`ACTOR_TOPIC`; ``False`` if it is malformed."""
+        try:
+            worker = str(event.get("worker") or "?")
+            start, stop = float(event["start"]), float(event["stop"])
+            name = f"{event.get('actor', 'actor')}.{event.get('method', '?')}"
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False
+        with self._lock:
+            kind = "erred" if event.get("status") not in (None, "ok", "OK") else "actor"
+            self._add([self._lane(worker, "actor"), self._prefix(name), round(start, 4), round(stop, 4),
+                       _KIND_INDEX[kind]])
+            self.actor_calls += 1
+        return True
+
+    def take_pending(self) -> list[list[Any]]:
+        """Rows added since the last call (at most ``max_events``)."""
+        with self._lock:
+            rows = list(self.pending)
+            self.pending.clear()
+        return rows
+
+    def snapshot(self) -> list[list[Any]]:
+        with self._lock:
+            return list(self.events)
+
+
+class _TopicFanOut:
+    """One Dask event-topic subscription per client, shared by every listener.
+
+    ``Client.subscribe_topic`` keeps one handler per topic; two widgets (or a widget
+    and other clusterkit code) subscribing separately would replace each other. A
+    handler that was already installed is kept and called first.
+    """
+
+    _instances: dict[tuple[int, str], _TopicFanOut] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, client: Client, topic: str) -> None:
+        self.client = client
+        self.topic = topic
+        self.listeners: list[Any] = []
+        self.previous = getattr(client, "_event_handlers", {}).get(topic)
+
+    def __call__(self, event: Any) -> None:
+        if self.previous is not None:
+            try:
+                self.previous(event)
+            except Exception:
+                logger.debug("previous %s handler failed", self.topic, exc_info=True)
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.debug("%s listener failed", self.topic, exc_info=True)
+
+    @classmethod
+    def add(cls, client: Client, topic: str, listener: Any) -> None:
+        with cls._lock:
+            fan = cls._instances.get((id(client), topic))
+            if fan is None or fan.client is not client:
+                fan = cls._instances[(id(client), topic)] = cls(client, topic)
+                client.subscribe_topic(topic, fan)
+            fan.listeners.append(listener)
+
+    @classmethod
+    def remove(cls, client: Client, topic: str, listener: Any) -> None:
+        with cls._lock:
+            fan = cls._instances.get((id(client), topic))
+            if fan is None or listener not in fan.listeners:
+                return
+            fan.listeners.remove(listener)
+            if not fan.listeners:
+                del cls._instances[(id(client), topic)]
+                try:
+                    if fan.previous is not None:
+                        client.subscribe_topic(topic, fan.previous)
+                    else:
+                        client.unsubscribe_topic(topic)
+                except Exception:  # the client is closing
+                    logger.debug("unsubscribe from %s failed", topic, exc_info=True)
+
+
+class TaskStreamWidget(LiveWidget):
+    """A live task stream of one session's cluster, drawn on a canvas in the notebook."""
+
+    _esm = STATIC / "taskstream.js"
+    _css = STATIC / "taskstream.css"
+
+    name = traitlets.Unicode("").tag(sync=True)
+    lanes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    prefixes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    kinds = traitlets.List(traitlets.Unicode(), default_value=list(KINDS)).tag(sync=True)
+    #: Seconds of history drawn across the width of the widget.
+    window = traitlets.Float(10.0).tag(sync=True)
+    max_events = traitlets.Int(5000).tag(sync=True)
+    #: Rows (task phases and actor calls) recorded since the widget opened.
+    event_count = traitlets.Int(0).tag(sync=True)
+    task_count = traitlets.Int(0).tag(sync=True)
+    actor_call_count = traitlets.Int(0).tag(sync=True)
+    #: Records the scheduler dropped before we read them (its buffer overflowed).
+    dropped = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, session: Session, *, max_events: int = 5000, window: float = 10.0,
+                 interval: float = POLL_INTERVAL) -> None:
+        super().__init__(name=session.name, max_events=max_events, window=window)
+        self.session = session
+        self.buffer = TaskStreamBuffer(max_events)
+        client = session.client
+        scheduler: Any = client.scheduler
+        # Reading the index also installs Dask's TaskStreamPlugin if nothing has yet.
+        self._cursor = int(client.sync(scheduler.get_task_stream_index))
+        self._poller = LoopPoller(client.loop, interval, self._poll)
+        _TopicFanOut.add(client, ACTOR_TOPIC, self._on_actor_event)
+        self._update_polling()
+
+    # -- reading the scheduler -----------------------------------------------------------
+    async def _poll(self) -> bool:
+        if self.session.closed or self._closed:
+            return False
+        await self._read_scheduler()
+        self.flush()
+        return True
+
+    async def _read_scheduler(self) -> None:
+        scheduler: Any = self.session.client.scheduler
+        index = int(await scheduler.get_task_stream_index())
+        if index == self._cursor:
+            return
+        records = await scheduler.get_task_stream(start_index=self._cursor)
+        new = index - self._cursor
+        if new <= len(records):
+            records = records[:new]  # the rest arrived after we read the index: next time
+        else:
+            self.dropped += new - len(records)
+        self._cursor = index
+        self.buffer.add_tasks(records)
+
+    def _on_actor_event(self, event: Any) -> None:
+        # Dask hands topic handlers (timestamp, message).
+        message = event[1] if isinstance(event, tuple) and len(event) == 2 else event
+        if isinstance(message, dict):
+            self.buffer.add_actor_call(message)
+
+    # -- talking to the front end ----------------------------------------------------------
+    def flush(self) -> None:
+        """Send rows added since the last flush to every view, and update the counters."""
+        rows = self.buffer.take_pending()
+        if not rows:
+            return
+        with self.hold_sync():
+            if len(self.buffer.lanes) != len(self.lanes):
+                self.lanes = list(self.buffer.lanes)
+            if len(self.buffer.prefixes) != len(self.prefixes):
+                self.prefixes = list(self.buffer.prefixes)
+            self.event_count = self.buffer.total
+            self.task_count = self.buffer.tasks
+            self.actor_call_count = self.buffer.actor_calls
+        self.send({"type": "events", "rows": rows, "now": time.time()})
+
+    def refresh(self) -> None:
+        """Read the scheduler now, from the calling thread, and flush (tests, scripts)."""
+        client = self.session.client
+        client.sync(self._read_scheduler)
+        self.flush()
+
+    def _on_message(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        if content.get("type") == "snapshot":
+            # A view opened (or a page reloaded): it needs everything we still hold.
+            self.send({"type": "snapshot", "rows": self.buffer.snapshot(), "now": time.time()})
+
+    def close(self) -> None:
+        _TopicFanOut.remove(self.session.client, ACTOR_TOPIC, self._on_actor_event)
+        super().close()
