@@ -9,6 +9,7 @@ they are as fair on one CPU as on many.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -51,3 +52,192 @@ def _parallel_squares(parallel_squares: Callable[[list[int]], list[int]]) -> str
     expect(stream.overlap() >= 2, "tasks ran on the cluster, but one at a time. Submit them all at once "
            "(ck.map does) so several workers sleep at the same moment.")
     return f"{len(tasks)} task(s) on {len(stream.workers())} worker(s), up to {stream.overlap()} at the same moment."
+
+
+# -- 01 Tasks and futures ------------------------------------------------------------------
+@grader("01.launch-then-get", hint="Build the whole list of futures first, then call ck.get on the list.")
+def _launch_then_get(launch_then_get: Callable[[list[int]], list[int]]) -> str:
+    xs = list(range(6))
+    with TaskStream(_client()) as stream:
+        result = call_with_timeout(launch_then_get, xs, timeout=environment.time_window(2 * 6 * 0.3))
+    expect(result is not None, "launch_then_get returned None: return the list of results.")
+    expect(list(result) == [x + 1 for x in xs], f"expected {[x + 1 for x in xs]}, got {result!r}.")
+    tasks = stream.tasks("slow_inc")
+    expect(len(tasks) >= len(xs), f"only {len(tasks)} slow_inc task(s) ran on the cluster; expected one per item.")
+    expect(stream.overlap("slow_inc") >= 2, "the answer is right, but the slow_inc tasks ran one at a time: "
+           "ck.get inside the loop waits for each task before the next one is launched.")
+    return f"{len(tasks)} tasks, up to {stream.overlap('slow_inc')} running at the same moment."
+
+
+@grader("01.distinct-rolls", hint="client.submit(noisy_measurement, pure=False) makes each call its own task.")
+def _distinct_rolls(rolls: Any) -> str:
+    from distributed import Future
+
+    rolls = list(rolls)
+    expect(len(rolls) == 5, f"expected a list of five futures, got {len(rolls)} item(s).")
+    expect(all(isinstance(f, Future) for f in rolls), "every item should be a future from client.submit.")
+    keys = {f.key for f in rolls}
+    expect(len(keys) == 5, f"the five futures have only {len(keys)} distinct key(s): Dask assumed the function "
+           "is pure and merged identical calls into one task. Tell submit the function is not pure.")
+    values = _client().gather(rolls)
+    expect(len(set(values)) == 5, f"five tasks, but only {len(set(values))} distinct values: {values}.")
+    return "five tasks, five different values."
+
+
+# -- 02 Task graphs and data movement -----------------------------------------------------
+class Partial:
+    """A partial sum that remembers how deep in the graph it was made (for 02.tree-sum)."""
+
+    def __init__(self, value: int, depth: int) -> None:
+        self.value = value
+        self.depth = depth
+
+    def __repr__(self) -> str:
+        return f"Partial(value={self.value}, depth={self.depth})"
+
+
+def _leaf(i: int) -> Partial:
+    return Partial(i, 0)
+
+
+def _depth_add(a: Partial, b: Partial) -> Partial:
+    time.sleep(0.05)
+    return Partial(a.value + b.value, max(a.depth, b.depth) + 1)
+
+
+@grader("02.tree-sum", hint="Pair neighbours: [add.remote(refs[i], refs[i+1]) ...], carry an odd one over, repeat.")
+def _tree_sum(tree_sum: Callable[..., Any]) -> str:
+    import clusterkit as ck
+
+    n = 8
+    leaves = [ck.remote(_leaf).remote(i) for i in range(n)]
+    add = ck.remote(_depth_add)
+    ref = call_with_timeout(tree_sum, leaves, add, timeout=environment.time_window(5))
+    expect(ref is not None, "tree_sum returned None: return the final future.")
+    result = ck.get(ref, timeout=environment.time_window(5)) if not isinstance(ref, Partial) else ref
+    expect(isinstance(result, Partial), f"the final future should hold what add returns, not {result!r}.")
+    expect(result.value == sum(range(n)), f"the sum should be {sum(range(n))}, got {result.value}.")
+    best = math.ceil(math.log2(n))
+    expect(result.depth <= best, f"the sum is right, but the graph is {result.depth} additions deep; a tree of "
+           f"{n} leaves needs only {best}. Add pairs side by side instead of one after another.")
+    return f"sum {result.value} at depth {result.depth} (a chain would be {n - 1} deep)."
+
+
+_MODEL_LOADS: dict[str, int] = {}
+
+
+class CountedModel:
+    """Model weights that count how often a worker unpacks them (for 02.pass-by-reference)."""
+
+    def __init__(self, weights: Any, token: str) -> None:
+        self.weights = weights
+        self.token = token
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_unpack_model, (self.weights, self.token))
+
+    def __matmul__(self, other: Any) -> Any:
+        return self.weights @ other
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return other @ self.weights
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        return self.weights if dtype is None else self.weights.astype(dtype)
+
+
+def _unpack_model(weights: Any, token: str) -> CountedModel:
+    _MODEL_LOADS[token] = _MODEL_LOADS.get(token, 0) + 1
+    return CountedModel(weights, token)
+
+
+def _model_loads(token: str) -> int:
+    return _MODEL_LOADS.get(token, 0)
+
+
+@grader("02.pass-by-reference", hint="Scatter the model once (client.scatter(model, broadcast=True)) and pass "
+        "the future it returns to every task.")
+def _pass_by_reference(score_all: Callable[..., Any]) -> str:
+    import uuid
+
+    import numpy as np
+
+    token = uuid.uuid4().hex
+    rng = np.random.default_rng(1)
+    model = CountedModel(rng.normal(size=200_000), token)
+    chunks = [rng.normal(size=200_000) for _ in range(8)]
+    scores = call_with_timeout(score_all, model, chunks, timeout=environment.time_window(20))
+    expect(scores is not None, "score_all returned None: return the list of scores.")
+    expected = [float(model.weights @ c) for c in chunks]
+    expect(len(scores) == len(chunks) and np.allclose(scores, expected), "the scores are not right.")
+    client = _client()
+    loads = sum(client.run(_model_loads, token).values())
+    workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    expect(loads > 0, "the scores are right, but no worker ever received the model: run score on the cluster.")
+    expect(loads <= workers, f"the scores are right, but workers unpacked the model {loads} times for "
+           f"{len(chunks)} tasks: it travelled by value with every task.")
+    return f"the model was unpacked {loads} time(s) on {workers} workers for {len(chunks)} tasks."
+
+
+# -- 03 Waiting, streaming and stragglers ----------------------------------------------------
+def _sleep_then(seconds: float, value: Any) -> Any:
+    time.sleep(seconds)
+    return value
+
+
+def _racers(slow: float) -> tuple[list[Any], list[str]]:
+    """One fast task and (worker threads - 1) slow ones, so that all of them start at once."""
+    import clusterkit as ck
+
+    threads = max(2, sum(_client().nthreads().values()))
+    names = [f"slow-{i}" for i in range(threads - 1)] + ["fast"]
+    names = names[-2:] + names[:-2]  # the fast one is neither first nor last
+    task = ck.remote(_sleep_then)
+    refs = [task.remote(0.05 if name == "fast" else slow, name) for name in names]
+    return refs, names
+
+
+@grader("03.first-k", hint="ready, pending = ck.wait(refs, num_returns=k) returns once k are done; "
+        "then ck.get(ready).")
+def _first_k(first_k: Callable[..., Any]) -> str:
+    import clusterkit as ck
+
+    slow = 3.0
+    refs, _ = _racers(slow)
+    try:
+        values = call_with_timeout(first_k, refs, 1, timeout=environment.time_window(2 * slow))
+        finished = [ref.done() for ref in refs]
+    finally:
+        ck.cancel(refs)
+    expect(values is not None, "first_k returned None: return the list of values.")
+    values = list(values)
+    expect(len(values) == 1, f"first_k(refs, 1) should return one value, got {len(values)}.")
+    expect(not all(finished), "you returned only after every task had finished: the slow ones were "
+           "waited for too. Stop waiting once k tasks are done.")
+    expect(values == ["fast"], f"the first task to finish returns 'fast', but you returned {values}.")
+    return "returned the fastest result while the slow tasks were still running."
+
+
+@grader("03.deadline", hint="ready, pending = ck.wait(refs, num_returns=len(refs), timeout=seconds); "
+        "ck.cancel(pending); return ck.get(ready).")
+def _deadline(within_deadline: Callable[..., Any]) -> str:
+    import clusterkit as ck
+
+    slow, deadline = 4.0, 1.0
+    refs, names = _racers(slow)
+    start = time.perf_counter()
+    try:
+        values = call_with_timeout(within_deadline, refs, deadline, timeout=environment.time_window(2 * slow))
+        took = time.perf_counter() - start
+        statuses = [ref.status for ref in refs]
+    finally:
+        ck.cancel(refs)
+    expect(values is not None, "within_deadline returned None: return the list of values.")
+    window = environment.time_window(deadline)
+    expect(took <= window, f"you returned after {took:.1f} s; the deadline was {deadline:.0f} s "
+           "(the grader allows a little more). Wait with a timeout.")
+    expect(list(values) == ["fast"], f"only the fast task finishes in time; you returned {list(values)}.")
+    slow_statuses = {status for name, status in zip(names, statuses, strict=True) if name != "fast"}
+    expect(slow_statuses == {"cancelled"}, f"the values are right, but the stragglers were not cancelled "
+           f"(their status: {', '.join(sorted(slow_statuses))}). Cancel the pending futures.")
+    return f"returned {values} after {took:.1f} s and cancelled {len(refs) - 1} straggler(s)."
