@@ -1,0 +1,253 @@
+"""REST handlers: list, inspect, create, scale and stop clusters.
+
+Every route is authenticated and answers JSON. Replies carry the listed fields
+of :class:`~clusterkit.registry.ClusterRecord` plus two the sidebar needs
+(``notebook_path``, ``dashboard_url``); nothing else from the server or the
+cluster ever leaves it. Errors say what was refused and why: 400 for a bad
+body, 404 for an unknown id, 409 for a taken name, 502 when a cluster's owner
+or the daemon cannot do what was asked; a 500 means a bug of ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from clusterkit import control, registry
+from clusterkit.errors import ClusterkitError
+
+__all__ = ["PUBLIC_FIELDS", "public_record", "routes", "safe_json"]
+
+#: The record fields the API sends; everything else stays on the server.
+PUBLIC_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "scheduler_address",
+    "dashboard_port",
+    "owner",
+    "owner_pid",
+    "created",
+    "workers",
+    "threads",
+    "memory_bytes",
+    "status",
+)
+_CREATE_KEYS = {"name", "workers", "threads", "memory", "ssh_hosts"}
+_MAX_THREADS = 256
+
+
+def safe_json(value: Any) -> str:
+    """JSON that is also inert in HTML: ``<``, ``>`` and ``&`` become ``\\u003c`` and so on."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def public_record(record: registry.ClusterRecord, base_url: str, notebook_path: str | None) -> dict[str, Any]:
+    """The API's view of one record: the listed fields and two derived ones."""
+    data = {field: getattr(record, field) for field in PUBLIC_FIELDS}
+    data["notebook_path"] = notebook_path
+    data["dashboard_url"] = (
+        url_path_join(base_url, "clusterkit", "dashboard", record.id) + "/" if record.dashboard_port else None
+    )
+    return data
+
+
+class ClusterkitAPIHandler(APIHandler):
+    """Shared parts: settings, record lookup, JSON bodies."""
+
+    auth_resource = "clusterkit"
+
+    def initialize(self, clusterkit: Any, serverapp: Any, reaper: Any) -> None:
+        self.clusterkit = clusterkit
+        self.server = serverapp
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """JSON errors whose message is the HTTPError's text (escaped like every reply)."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message
+        else:
+            message = "Unhandled error (a bug in clusterkit; the server log has the traceback)."
+        self.set_header("Content-Type", "application/json")
+        self.finish(safe_json({"message": message, "reason": self._reason}))
+
+    # -- records ---------------------------------------------------------------
+    def records(self) -> list[registry.ClusterRecord]:
+        return registry.list_records(self.clusterkit.registry_folder())
+
+    def record_or_404(self, cluster_id: str) -> registry.ClusterRecord:
+        for record in self.records():
+            if record.id == cluster_id:
+                return record
+        raise web.HTTPError(404, f"No running cluster has the id {cluster_id!r}; list them with GET /clusterkit/api/clusters.")
+
+    async def notebook_paths(self) -> dict[str, str]:
+        """Kernel id -> path of the notebook (or console) that kernel belongs to."""
+        try:
+            sessions = await self.server.session_manager.list_sessions()
+        except Exception:  # a session store in trouble must not hide the clusters
+            self.log.warning("clusterkit: cannot list sessions", exc_info=True)
+            return {}
+        return {s["kernel"]["id"]: s.get("path", "") for s in sessions if s.get("kernel")}
+
+    async def reply(self, record: registry.ClusterRecord, status: int = 200) -> None:
+        paths = await self.notebook_paths()
+        self.set_status(status)
+        self.finish(safe_json(public_record(record, self.base_url, paths.get(record.owner))))
+
+    # -- bodies ----------------------------------------------------------------
+    def json_body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise web.HTTPError(400, "The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "The request body must be a JSON object.")
+        return data
+
+    def positive_int(self, data: dict[str, Any], key: str, minimum: int, maximum: int) -> int:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise web.HTTPError(400, f"'{key}' must be a whole number from {minimum} to {maximum}, not {value!r}.")
+        return value
+
+
+class ClustersHandler(ClusterkitAPIHandler):
+    """``/clusterkit/api/clusters``: list every cluster, or start a detached one."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        paths = await self.notebook_paths()
+        self.finish(safe_json([public_record(r, self.base_url, paths.get(r.owner)) for r in self.records()]))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        if not self.clusterkit.allow_create:
+            raise web.HTTPError(403, "Starting clusters from the server is turned off (ClusterkitServer.allow_create).")
+        options = self.create_options(self.json_body())
+        try:
+            from clusterkit import daemon
+        except ImportError:
+            raise web.HTTPError(501, "This clusterkit has no daemon module, so it cannot start detached clusters.") from None
+        if "ssh_hosts" in options:
+            parameters = inspect.signature(daemon.spawn).parameters
+            if "ssh_hosts" not in parameters:
+                raise web.HTTPError(400, "This clusterkit's daemon cannot start SSH clusters; leave 'ssh_hosts' out.")
+        loop = asyncio.get_running_loop()
+        try:
+            record = await asyncio.wait_for(
+                loop.run_in_executor(None, functools.partial(daemon.spawn, **options)),
+                self.clusterkit.create_timeout,
+            )
+        except TimeoutError:
+            raise web.HTTPError(
+                504, f"The daemon did not register the cluster within {self.clusterkit.create_timeout:.0f} s."
+            ) from None
+        except ClusterkitError as exc:
+            raise web.HTTPError(502, f"Could not start the cluster: {exc}") from None
+        self.set_header("Location", url_path_join(self.base_url, "clusterkit", "api", "clusters", record.id))
+        await self.reply(record, status=201)
+
+    def create_options(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Check a 'New cluster' body and turn it into ``daemon.spawn`` arguments."""
+        unknown = sorted(set(body) - _CREATE_KEYS)
+        if unknown:
+            raise web.HTTPError(400, f"Unknown option(s) {unknown}; expected some of {sorted(_CREATE_KEYS)}.")
+        options: dict[str, Any] = {}
+        name = body.get("name")
+        if name not in (None, ""):
+            if not isinstance(name, str) or not registry.valid_name(name):
+                raise web.HTTPError(
+                    400, "'name' must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit."
+                )
+            if any(r.name == name for r in self.records()):
+                raise web.HTTPError(409, f"A cluster named {name!r} is already running; pick another name.")
+            options["name"] = name
+        if body.get("workers") is not None:
+            options["n_workers"] = self.positive_int(body, "workers", 0, self.clusterkit.max_workers)
+        if body.get("threads") is not None:
+            options["threads_per_worker"] = self.positive_int(body, "threads", 1, _MAX_THREADS)
+        memory = body.get("memory")
+        if memory not in (None, "", "auto"):
+            options["memory_limit"] = self.memory(memory)
+        hosts = body.get("ssh_hosts")
+        if hosts not in (None, []):
+            if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
+                raise web.HTTPError(400, "'ssh_hosts' must be a list of host names.")
+            options["ssh_hosts"] = [h.strip() for h in hosts]
+        return options
+
+    @staticmethod
+    def memory(value: Any) -> str | int:
+        from dask.utils import parse_bytes
+
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise web.HTTPError(400, f"'memory' must be a size such as '2GiB' or a number of bytes, not {value!r}.")
+        try:
+            size = parse_bytes(value) if isinstance(value, str) else value
+        except (ValueError, TypeError):
+            raise web.HTTPError(400, f"'memory' must be a size such as '2GiB', not {value!r}.") from None
+        if size <= 0:
+            raise web.HTTPError(400, "'memory' must be more than 0 bytes.")
+        return value
+
+
+class ClusterHandler(ClusterkitAPIHandler):
+    """``/clusterkit/api/clusters/<id>``: one cluster; scale or stop it."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, cluster_id: str) -> None:
+        await self.reply(self.record_or_404(cluster_id))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, cluster_id: str) -> None:
+        record = self.record_or_404(cluster_id)
+        body = self.json_body()
+        if set(body) == {"workers"}:
+            n = self.positive_int(body, "workers", 0, self.clusterkit.max_workers)
+            await self.send(record, "scale", n=n)
+        elif set(body) == {"adapt"} and isinstance(body["adapt"], dict) and set(body["adapt"]) == {"minimum", "maximum"}:
+            low = self.positive_int(body["adapt"], "minimum", 0, self.clusterkit.max_workers)
+            high = self.positive_int(body["adapt"], "maximum", 0, self.clusterkit.max_workers)
+            if low > high:
+                raise web.HTTPError(400, f"'minimum' ({low}) must not be larger than 'maximum' ({high}).")
+            await self.send(record, "adapt", minimum=low, maximum=high)
+        else:
+            raise web.HTTPError(
+                400, 'Send {"workers": N} to scale, or {"adapt": {"minimum": A, "maximum": B}} to adapt.'
+            )
+        await self.reply(record, status=202)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, cluster_id: str) -> None:
+        record = self.record_or_404(cluster_id)
+        await self.send(record, "stop")
+        record.status = "stopping"
+        await self.reply(record, status=202)
+
+    async def send(self, record: registry.ClusterRecord, op: str, **arguments: Any) -> None:
+        try:
+            await control.send_async(record, op, **arguments)
+        except ClusterkitError as exc:
+            raise web.HTTPError(502, str(exc)) from None
+
+
+def routes() -> list[tuple[str, type, dict[str, Any]]]:
+    """URL patterns relative to the server's base URL."""
+    return [
+        (r"clusterkit/api/clusters/?", ClustersHandler, {}),
+        (r"clusterkit/api/clusters/(?P<cluster_id>[^/]+)/?", ClusterHandler, {}),
+    ]

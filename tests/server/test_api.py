@@ -1,0 +1,363 @@
+"""The REST API, the dashboard proxy and their security, against a real Jupyter server."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.parse
+
+import dask
+import psutil
+import pytest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import websocket_connect
+
+from clusterkit import registry
+from clusterkit.server.handlers import PUBLIC_FIELDS
+from tests.server.conftest import canary, fake_dashboard, write_record
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def raw(http_server_client, jp_base_url, jp_auth_header):
+    """Fetch a path as written (no escaping), never raising for HTTP errors.
+
+    ``auth``: True (the server's token), False (none) or a wrong token string.
+    """
+
+    async def fetch(path, method="GET", auth=True, headers=None, body=None, **kwargs):
+        sent = dict(headers or {})
+        if auth is True:
+            sent.update(jp_auth_header)
+        elif isinstance(auth, str):
+            sent["Authorization"] = f"token {auth}"
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = b"{}"
+        return await http_server_client.fetch(
+            jp_base_url + path,
+            method=method,
+            headers=sent,
+            body=body,
+            raise_error=False,
+            follow_redirects=False,
+            allow_nonstandard_methods=True,
+            request_timeout=60,
+            **kwargs,
+        )
+
+    return fetch
+
+
+def body_of(response):
+    return json.loads(response.body.decode())
+
+
+async def wait_for(predicate, timeout=60.0):
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+        await asyncio.sleep(0.1)
+
+
+# -- listing and reading -------------------------------------------------------------------
+async def test_list_sends_listed_fields_only(raw, jp_base_url):
+    record = write_record(8787, name="alpha")
+    response = await raw("clusterkit/api/clusters")
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    (item,) = body_of(response)
+    assert set(item) == {*PUBLIC_FIELDS, "notebook_path", "dashboard_url"}
+    assert item["id"] == record.id and item["name"] == "alpha" and item["owner_pid"] == os.getpid()
+    assert item["dashboard_url"] == f"{jp_base_url}clusterkit/dashboard/{record.id}/"
+    assert item["notebook_path"] is None
+
+
+async def test_get_one_and_unknown_id(raw):
+    record = write_record(None, name="beta")
+    response = await raw(f"clusterkit/api/clusters/{record.id}")
+    assert response.code == 200 and body_of(response)["name"] == "beta"
+    assert body_of(response)["dashboard_url"] is None
+    for method in ("GET", "PATCH", "DELETE"):
+        missing = await raw("clusterkit/api/clusters/0123456789ab", method=method, body=b'{"workers": 1}'
+                            if method == "PATCH" else None)
+        assert missing.code == 404, method
+        assert "No running cluster" in body_of(missing)["message"]
+
+
+async def test_stale_records_are_not_listed(raw):
+    dead = psutil.Popen(["true"])
+    dead.wait()
+    record = write_record(None, name="ghost")
+    record.owner_pid = dead.pid
+    registry.write(record)
+    assert body_of(await raw("clusterkit/api/clusters")) == []
+    assert (await raw(f"clusterkit/api/clusters/{record.id}")).code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "fragment"),
+    [
+        ("POST", b"{not json", "not valid JSON"),
+        ("POST", b"[1, 2]", "JSON object"),
+        ("POST", b'{"colour": "red"}', "Unknown option"),
+        ("POST", b'{"workers": -1}', "'workers'"),
+        ("POST", b'{"workers": "3"}', "'workers'"),
+        ("POST", b'{"workers": true}', "'workers'"),
+        ("POST", b'{"workers": 100000}', "'workers'"),
+        ("POST", b'{"threads": 0}', "'threads'"),
+        ("POST", b'{"memory": "lots"}', "'memory'"),
+        ("POST", b'{"memory": -5}', "'memory'"),
+        ("POST", b'{"name": "<script>alert(1)</script>"}', "'name'"),
+        ("POST", b'{"ssh_hosts": "host1"}', "'ssh_hosts'"),
+        ("PATCH", b"{}", "to scale"),
+        ("PATCH", b'{"workers": "x"}', "'workers'"),
+        ("PATCH", b'{"workers": 2, "colour": 1}', "to scale"),
+        ("PATCH", b'{"adapt": {"minimum": 3, "maximum": 1}}', "must not be larger"),
+        ("PATCH", b"\xff\xfe", "not valid JSON"),
+    ],
+)
+async def test_bad_bodies_are_400_with_a_message(raw, method, body, fragment):
+    record = write_record(None)
+    path = "clusterkit/api/clusters" + (f"/{record.id}" if method == "PATCH" else "")
+    response = await raw(path, method=method, body=body)
+    assert response.code == 400, response.body
+    assert fragment in body_of(response)["message"]
+
+
+async def test_taken_name_is_409(raw):
+    write_record(None, name="taken")
+    response = await raw("clusterkit/api/clusters", method="POST", body=b'{"name": "taken"}')
+    assert response.code == 409 and "already running" in body_of(response)["message"]
+
+
+async def test_unreachable_owner_is_502_not_500(raw):
+    record = write_record(None, scheduler_address="tcp://127.0.0.1:9")
+    with dask.config.set({"clusterkit.control.timeout": "1s"}):
+        scale = await raw(f"clusterkit/api/clusters/{record.id}", method="PATCH", body=b'{"workers": 2}')
+        stop = await raw(f"clusterkit/api/clusters/{record.id}", method="DELETE")
+    assert scale.code == 502 and "Could not reach the scheduler" in body_of(scale)["message"]
+    assert stop.code == 502
+
+
+@pytest.mark.slow
+async def test_scale_and_stop_a_real_cluster(raw, cluster):
+    record = cluster.record
+    response = await raw(f"clusterkit/api/clusters/{record.id}", method="PATCH", body=b'{"workers": 3}')
+    assert response.code == 202, response.body
+    await wait_for(lambda: len(cluster.client.scheduler_info(n_workers=-1)["workers"]) == 3)
+    await wait_for(lambda: (registry.find(record.id) or record).workers == 3)
+    response = await raw(f"clusterkit/api/clusters/{record.id}", method="DELETE")
+    assert response.code == 202 and body_of(response)["status"] == "stopping"
+    await wait_for(lambda: registry.find(record.id) is None)
+
+
+@pytest.mark.slow
+async def test_create_a_detached_cluster_and_stop_it(raw):
+    body = json.dumps({"name": "from-api", "workers": 1, "threads": 1, "memory": "512MiB"}).encode()
+    response = await raw("clusterkit/api/clusters", method="POST", body=body)
+    assert response.code == 201, response.body
+    created = body_of(response)
+    assert created["owner"] == "daemon" and created["name"] == "from-api"
+    assert response.headers["Location"].endswith(f"clusterkit/api/clusters/{created['id']}")
+    listed = body_of(await raw("clusterkit/api/clusters"))
+    assert [c["name"] for c in listed] == ["from-api"]
+    response = await raw(f"clusterkit/api/clusters/{created['id']}", method="DELETE")
+    assert response.code == 202, response.body
+    await wait_for(lambda: registry.find(created["id"]) is None)
+    await wait_for(lambda: not psutil.pid_exists(created["owner_pid"])
+                   or psutil.Process(created["owner_pid"]).status() == psutil.STATUS_ZOMBIE)
+
+
+# -- the dashboard proxy -------------------------------------------------------------------
+async def test_proxy_forwards_http_without_jupyter_credentials(raw, jp_auth_header):
+    async with fake_dashboard() as dashboard:
+        record = write_record(dashboard.port)
+        token = jp_auth_header["Authorization"].split()[-1]
+        response = await raw(f"clusterkit/dashboard/{record.id}/individual-plots.json?x=1&token={token}")
+        assert response.code == 200
+        assert body_of(response)["uri"] == "/individual-plots.json?x=1"
+        posted = await raw(f"clusterkit/dashboard/{record.id}/some/path", method="POST", body=b"{}")
+        assert posted.code == 200 and body_of(posted) == {"method": "POST", "uri": "/some/path"}
+        for _, _, headers in dashboard.hits:
+            assert not {"Authorization", "Cookie"} & set(headers)
+
+
+async def test_proxy_websocket(http_server_client, jp_http_port, jp_base_url, jp_auth_header):
+    async with fake_dashboard() as dashboard:
+        record = write_record(dashboard.port)
+        url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}clusterkit/dashboard/{record.id}/ws"
+        connection = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
+        await connection.write_message("hi")
+        assert await connection.read_message() == "echo:hi"
+        connection.close()
+        for headers in ({}, {"Authorization": "token wrong"}):
+            with pytest.raises(HTTPClientError) as refused:
+                await websocket_connect(HTTPRequest(url, headers=headers))
+            assert refused.value.code == 403
+        with pytest.raises(HTTPClientError) as unknown:
+            await websocket_connect(HTTPRequest(url.replace(record.id, "feedfeedfeed"), headers=jp_auth_header))
+        assert unknown.value.code == 404
+
+
+@pytest.mark.slow
+async def test_proxy_serves_a_real_dask_dashboard(raw, cluster):
+    base = f"clusterkit/dashboard/{cluster.record.id}"
+    plots = await raw(f"{base}/individual-plots.json")
+    assert plots.code == 200
+    assert "/individual-task-stream" in body_of(plots).values()
+    for page in ("status", "individual-task-stream", "individual-progress"):
+        response = await raw(f"{base}/{page}")
+        assert response.code == 200, page
+        assert b"<html" in response.body.lower()
+    root = await raw(f"{base}/")
+    assert root.code in (301, 302, 307) and root.headers["Location"].endswith(f"{base}/status")
+
+
+async def test_dashboard_not_on_this_machine_is_refused(raw):
+    record = write_record(8787, kind="address", scheduler_address="tcp://10.200.0.99:8786")
+    response = await raw(f"clusterkit/dashboard/{record.id}/status")
+    assert response.code == 403 and "loopback dashboards only" in body_of(response)["message"]
+    no_dashboard = write_record(None)
+    assert (await raw(f"clusterkit/dashboard/{no_dashboard.id}/status")).code == 404
+
+
+# -- security ------------------------------------------------------------------------------
+def _routes(record_id: str) -> list[tuple[str, str]]:
+    api, one, dash = "clusterkit/api/clusters", f"clusterkit/api/clusters/{record_id}", f"clusterkit/dashboard/{record_id}/status"
+    return [
+        ("GET", api), ("POST", api),
+        ("GET", one), ("PATCH", one), ("DELETE", one),
+        *[(method, dash) for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")],
+        ("GET", "clusterkit/dashboard/feedfeedfeed/status"),
+    ]
+
+
+async def test_auth_matrix(raw):
+    """No token or a bad token: every route and method answers 403, and nothing reaches a dashboard."""
+    async with fake_dashboard() as dashboard:
+        record = write_record(dashboard.port, scheduler_address="tcp://127.0.0.1:9")
+        codes = {}
+        for method, path in _routes(record.id):
+            for auth in (False, "not-the-token"):
+                response = await raw(path, method=method, auth=auth)
+                codes[(method, path, auth)] = response.code
+        assert {key: code for key, code in codes.items() if code != 403} == {}
+        assert dashboard.hits == []
+        # With the token, the same requests get through (whatever the route then answers).
+        with dask.config.set({"clusterkit.control.timeout": "1s"}):
+            for method, path in _routes(record.id):
+                # (a body that is refused: this test must not start a real cluster)
+                body = {"PATCH": b'{"workers": 1}', "POST": b'{"workers": -1}'}.get(method)
+                response = await raw(path, method=method, body=body)
+                assert response.code not in (403, 500), (method, path, response.code, response.body)
+        assert dashboard.hits
+
+
+async def _login_cookies(raw, jp_auth_header) -> dict[str, str]:
+    """Log in through the login form, as a browser does; return the cookies."""
+    token = jp_auth_header["Authorization"].split()[-1]
+    page = await raw("login", auth=False)
+    cookies = _cookies(page)
+    form = urllib.parse.urlencode({"_xsrf": cookies["_xsrf"], "password": token}).encode()
+    login = await raw("login", method="POST", auth=False, body=form, headers={"Cookie": _cookie_header(cookies)})
+    assert login.code == 302, login.body
+    cookies.update(_cookies(login))
+    assert any(name.startswith("username-") for name in cookies), cookies
+    return cookies
+
+
+def _cookies(response) -> dict[str, str]:
+    found = {}
+    for header in response.headers.get_list("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        found[name.strip()] = rest.split(";", 1)[0]
+    return found
+
+
+def _cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+
+async def test_xsrf_is_enforced_for_cookie_authenticated_writes(raw, jp_auth_header):
+    cookies = await _login_cookies(raw, jp_auth_header)
+    async with fake_dashboard() as dashboard:
+        record = write_record(dashboard.port)
+        cookie = {"Cookie": _cookie_header(cookies)}
+        with_xsrf = {**cookie, "X-XSRFToken": cookies["_xsrf"]}
+        # Reading with the cookie alone works.
+        assert (await raw("clusterkit/api/clusters", auth=False, headers=cookie)).code == 200
+        writes = [
+            ("POST", "clusterkit/api/clusters", b'{"workers": -1}'),
+            ("PATCH", f"clusterkit/api/clusters/{record.id}", b"{}"),
+            ("DELETE", "clusterkit/api/clusters/feedfeedfeed", None),
+            ("POST", f"clusterkit/dashboard/{record.id}/x", b"{}"),
+        ]
+        for method, path, body in writes:
+            refused = await raw(path, method=method, auth=False, headers=cookie, body=body)
+            assert refused.code == 403, (method, path)
+        assert dashboard.hits == []
+        for method, path, body in writes:
+            allowed = await raw(path, method=method, auth=False, headers=with_xsrf, body=body)
+            assert allowed.code in (200, 400, 404), (method, path, allowed.code)
+        assert len(dashboard.hits) == 1
+
+
+async def test_ssrf_payloads_never_leave_the_registered_dashboard(raw, jp_http_port, jp_base_url, jp_auth_header):
+    import asyncio
+
+    async with fake_dashboard() as dashboard, canary() as target:
+        record = write_record(dashboard.port)
+        port = target.port
+        reaching = [  # valid id: may reach the registered dashboard, with these as its path
+            f"clusterkit/dashboard/{record.id}/localhost@127.0.0.1:{port}/",
+            f"clusterkit/dashboard/{record.id}/@127.0.0.1:{port}/",
+            f"clusterkit/dashboard/{record.id}/user:pass@127.0.0.1:{port}/foo",
+            f"clusterkit/dashboard/{record.id}//127.0.0.1:{port}/",
+            f"clusterkit/dashboard/{record.id}/http://127.0.0.1:{port}/",
+            f"clusterkit/dashboard/{record.id}/..%2F..%2F127.0.0.1:{port}",
+            f"clusterkit/dashboard/{record.id}/status?host=127.0.0.1:{port}",
+        ]
+        refused = [  # not a registered id: 404 before any connection
+            f"clusterkit/dashboard/127.0.0.1:{port}/status",
+            f"clusterkit/dashboard/{port}/status",
+            f"clusterkit/dashboard/{record.id}:{port}/status",
+            f"clusterkit/dashboard/localhost@127.0.0.1:{port}/",
+            f"clusterkit/dashboard/user:pass@127.0.0.1:{port}/foo",
+        ]
+        for path in reaching:
+            response = await raw(path)
+            assert response.code == 200, (path, response.code)
+        for path in refused:
+            assert (await raw(path)).code == 404, path
+        for payload in (f"localhost@127.0.0.1:{port}/ws", f"user:pass@127.0.0.1:{port}/ws"):
+            url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}clusterkit/dashboard/{record.id}/{payload}"
+            # The fake dashboard has no socket at that path: refused, or accepted and closed.
+            try:
+                connection = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
+            except HTTPClientError:
+                continue
+            assert await connection.read_message() is None
+        await asyncio.sleep(0.5)
+        assert target.connections == 0
+        assert len(dashboard.hits) == len(reaching) + 2  # the two sockets reached it as plain GETs
+        assert all(uri.startswith("/") for _, uri, _ in dashboard.hits)
+
+
+async def test_names_are_escaped_wherever_sent(raw):
+    name = "</script><script>alert(1)</script>"
+    record = write_record(None, name=name)
+    response = await raw("clusterkit/api/clusters")
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert b"<script>" not in response.body and b"</script>" not in response.body
+    assert body_of(response)[0]["name"] == name
+    missing = await raw("clusterkit/api/clusters/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    assert missing.code == 404 and b"<script>" not in missing.body
+    proxy_missing = await raw("clusterkit/dashboard/%3Cscript%3E/status")
+    assert proxy_missing.code == 404 and b"<script>" not in proxy_missing.body
+    assert proxy_missing.headers["Content-Type"].startswith("application/json")
+    assert body_of(await raw(f"clusterkit/api/clusters/{record.id}"))["name"] == name
