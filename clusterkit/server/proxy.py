@@ -74,7 +74,7 @@ class DashboardProxyHandler(ProxyHandler):
         self.target: tuple[str, int] | None = None
         self.cluster_id = ""
 
-    async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
         # Authenticate like an API: no login redirect, a 403 for anyone unknown
         # (a WebSocket upgrade included), before anything is looked up.
         await JupyterHandler.prepare(self, _redirect_to_login=False)
@@ -138,10 +138,10 @@ class DashboardProxyHandler(ProxyHandler):
     async def get(self, *args: Any, **kwargs: Any) -> Any:
         return await super().get(*args, **kwargs)
 
-    async def http_get(self, cluster_id: str, proxied_path: str) -> Any:  # type: ignore[override]
+    async def http_get(self, cluster_id: str, proxied_path: str) -> Any:
         return await self._go(proxied_path)
 
-    async def open(self, cluster_id: str, proxied_path: str) -> Any:  # type: ignore[override]
+    async def open(self, cluster_id: str, proxied_path: str) -> Any:
         assert self.target is not None
         host, port = self.target
         try:
@@ -151,27 +151,27 @@ class DashboardProxyHandler(ProxyHandler):
             self.close(1011, "The cluster's dashboard did not accept the connection.")
 
     @ws_authenticated
-    def post(self, cluster_id: str, proxied_path: str) -> Any:  # type: ignore[override]
+    def post(self, cluster_id: str, proxied_path: str) -> Any:
         return self._go(proxied_path)
 
     @ws_authenticated
-    def put(self, cluster_id: str, proxied_path: str) -> Any:  # type: ignore[override]
+    def put(self, cluster_id: str, proxied_path: str) -> Any:
         return self._go(proxied_path)
 
     @ws_authenticated
-    def delete(self, cluster_id: str, proxied_path: str) -> Any:  # type: ignore[override]
+    def delete(self, cluster_id: str, proxied_path: str) -> Any:
         return self._go(proxied_path)
 
     @ws_authenticated
-    def head(self, cluster_id: str, proxied_path: str) -> Any:  # type: ignore[override]
+    def head(self, cluster_id: str, proxied_path: str) -> Any:
         return self._go(proxied_path)
 
     @ws_authenticated
-    def patch(self, cluster_id: str, proxied_path: str) -> Any:  # type: ignore[override]
+    def patch(self, cluster_id: str, proxied_path: str) -> Any:
         return self._go(proxied_path)
 
     @ws_authenticated
-    def options(self, cluster_id: str, proxied_path: str) -> Any:  # type: ignore[override]
+    def options(self, cluster_id: str, proxied_path: str) -> Any:
         return self._go(proxied_path)
 
 
