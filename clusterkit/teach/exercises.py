@@ -241,3 +241,175 @@ def _deadline(within_deadline: Callable[..., Any]) -> str:
     expect(slow_statuses == {"cancelled"}, f"the values are right, but the stragglers were not cancelled "
            f"(their status: {', '.join(sorted(slow_statuses))}). Cancel the pending futures.")
     return f"returned {values} after {took:.1f} s and cancelled {len(refs) - 1} straggler(s)."
+
+
+# -- 04 Hyperparameter search --------------------------------------------------------------
+class CountingTrainer:
+    """``trainer.remote(config, epochs)``: a remote ``train`` that counts the epochs asked for."""
+
+    def __init__(self) -> None:
+        import clusterkit as ck
+        from clusterkit.teach.tuning import train
+
+        self._remote = ck.remote(train)
+        self.epochs = 0
+        self.trials = 0
+
+    def remote(self, config: dict[str, float], epochs: int) -> Any:
+        self.epochs += int(epochs)
+        self.trials += 1
+        return self._remote.remote(config, epochs)
+
+
+@grader("04.successive-halving", hint="Each round: losses = ck.get([trainer.remote(c, epochs) for c in survivors]); "
+        "keep the best third; epochs *= 3; stop when one is left.")
+def _successive_halving(successive_halving: Callable[..., Any]) -> str:
+    from clusterkit.teach.tuning import floor, sample_configs
+
+    configs = sample_configs(27, seed=11)
+    trainer = CountingTrainer()
+    with TaskStream(_client()) as stream:
+        best = call_with_timeout(successive_halving, configs, trainer, timeout=environment.time_window(30))
+    expect(best is not None, "successive_halving returned None: return the best configuration.")
+    expect(best in configs, "return one of the configurations you were given.")
+    rank = sorted(configs, key=floor).index(best) + 1
+    full = 27 * len(configs)
+    expect(trainer.epochs <= full // 4, f"you spent {trainer.epochs} epochs; random search spends {full}. "
+           f"Stay within {full // 4} by training most configurations for a few epochs only.")
+    expect(trainer.epochs >= 27 * 2, f"you spent only {trainer.epochs} epochs: train the finalists longer.")
+    expect(rank <= 3, f"your winner is only number {rank} of 27; successive halving should find one of the top 3.")
+    expect(stream.overlap("train") >= 2, "the answer is good, but the trials ran one at a time: launch a "
+           "whole round, then wait for it.")
+    return f"found the number {rank} configuration of 27 for {trainer.epochs} epochs ({full} for random search)."
+
+
+# -- 08 Resources and granularity ---------------------------------------------------------
+@grader("08.batched", hint="Cut xs into chunks of about 1,000 items, one remote call per chunk, and add "
+        "up the partial sums.")
+def _batched(sum_of_squares: Callable[[list[int]], int]) -> str:
+    xs = list(range(20_000))
+    with TaskStream(_client()) as stream:
+        total = call_with_timeout(sum_of_squares, xs, timeout=environment.time_window(60))
+    expect(total is not None, "sum_of_squares returned None: return the sum.")
+    expect(total == sum(x * x for x in xs), f"the sum should be {sum(x * x for x in xs)}, got {total!r}.")
+    tasks = len(stream.tasks())
+    expect(tasks > 0, "the sum is right, but nothing ran on the cluster: it was computed here, in the kernel.")
+    expect(tasks <= 100, f"the sum is right, but it took {tasks} tasks; batch the items into at most 100.")
+    return f"20,000 items in {tasks} task(s)."
+
+
+@grader("08.batch-size", hint="overhead / (overhead + b * per_item) <= max_share; solve for b and round up.")
+def _batch_size(batch_size: Callable[[float, float, float], int]) -> str:
+    cases = [(1e-6, 1e-3, 0.1), (1e-3, 1e-3, 0.5), (2e-4, 2e-3, 0.05), (1.0, 1e-3, 0.1)]
+    for per_item, overhead, share in cases:
+        b = batch_size(per_item, overhead, share)
+        expect(isinstance(b, int) and b >= 1, f"batch_size{(per_item, overhead, share)} should be a positive "
+               f"integer, got {b!r}.")
+        fits = overhead / (overhead + b * per_item) <= share + 1e-9  # float rounding at the boundary
+        smaller_fits = b > 1 and overhead / (overhead + (b - 1) * per_item) < share - 1e-9
+        expect(fits, f"batch_size{(per_item, overhead, share)} = {b}: the overhead is still more than "
+               f"{share:.0%} of the batch.")
+        expect(not smaller_fits, f"batch_size{(per_item, overhead, share)} = {b}: {b - 1} would do; "
+               "return the smallest batch that fits.")
+    return f"for 1 µs items and 1 ms tasks, batches of {batch_size(1e-6, 1e-3, 0.1):,} keep overhead under 10%."
+
+
+# -- 09 Capstone: a mini-Ray ------------------------------------------------------------------
+def _random_token() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def _plus(a: int, b: int) -> int:
+    return a + b
+
+
+def _result(ref: Any, timeout: float) -> Any:
+    from distributed import Future
+
+    if isinstance(ref, Future):
+        return ref.result(timeout=timeout)
+    return ref.result()
+
+
+@grader("09.remote", hint="client.submit(fn, *args, pure=False, **kwargs) makes every call its own task.")
+def _mini_remote(remote_function: Callable[[Callable[..., Any]], Any]) -> str:
+    from distributed import Future
+
+    token = remote_function(_random_token)
+    first, second = token.remote(), token.remote()
+    expect(isinstance(first, Future), f".remote(...) should return a Dask future, not {type(first).__name__}.")
+    expect(first.key != second.key, "two calls of .remote() with the same arguments became one task (same key): "
+           "Dask assumed the function is pure.")
+    window = environment.time_window(10)
+    expect(_result(first, window) != _result(second, window), "two calls returned the same random value.")
+    plus = remote_function(_plus)
+    expect(plus(1, 2) == 3, "calling the remote function directly should still run it here.")
+    expect(_result(plus.remote(plus.remote(1, 2), 3), window) == 6, "a future passed as an argument should be "
+           "replaced by its value.")
+    return "every call is its own task, and futures compose."
+
+
+@grader("09.wait", hint="Loop: stop when num_returns are done or the deadline passed; otherwise "
+        "distributed.wait(not_done, timeout=left, return_when='FIRST_COMPLETED'). Keep input order.")
+def _mini_wait(wait: Callable[..., Any]) -> str:
+    client = _client()
+    slow, fast = 3.0, 0.05
+    refs = [client.submit(_sleep_then, slow, "slow", pure=False), client.submit(_sleep_then, fast, "fast", pure=False)]
+    try:
+        start = time.perf_counter()
+        outcome = call_with_timeout(wait, refs, 1, timeout=environment.time_window(2 * slow))
+        took = time.perf_counter() - start
+        expect(isinstance(outcome, tuple) and len(outcome) == 2, "wait should return a pair (ready, pending).")
+        ready, pending = map(list, outcome)
+        expect(len(ready) + len(pending) == len(refs), "every future must be in ready or in pending.")
+        expect(ready == [refs[1]] and pending == [refs[0]], "wait(refs, num_returns=1) with one slow and one fast "
+               f"task should return ([fast], [slow]); it returned ({len(ready)} ready, {len(pending)} pending), "
+               f"after {took:.1f} s.")
+        start = time.perf_counter()
+        ready, pending = map(list, call_with_timeout(wait, refs, 2, 0.3, timeout=environment.time_window(2 * slow)))
+        took = time.perf_counter() - start
+        expect(took <= environment.time_window(0.3), f"wait(refs, 2, timeout=0.3) returned after {took:.1f} s: "
+               "respect the timeout.")
+        expect(ready == [refs[1]] and pending == [refs[0]], "on timeout, wait should return what is ready so far "
+               "(here: [fast], [slow]).")
+        ready, pending = map(list, call_with_timeout(wait, [refs[1], refs[0]], 2, timeout=environment.time_window(2 * slow)))
+        expect(ready == [refs[1], refs[0]] and pending == [], "with num_returns=2, ready should hold both futures, "
+               "in the order you were given them.")
+    finally:
+        client.cancel(refs)
+    return "num_returns, timeout and input order all behave as in Ray."
+
+
+class _Tally:
+    def __init__(self, start: int = 0) -> None:
+        self.count = start
+
+    def incr(self) -> int:
+        self.count += 1
+        return self.count
+
+    def value(self) -> int:
+        return self.count
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+
+@grader("09.actor", hint="In ActorHandle.__init__: self._proxy = client.submit(cls, *args, actor=True).result(); "
+        "a method's .remote(...) calls getattr(self._proxy, name)(...).")
+def _mini_actor(actor_class: Callable[[type], Any]) -> str:
+    import os
+
+    window = environment.time_window(10)
+    tally = actor_class(_Tally).remote(10)
+    futures = [tally.incr.remote() for _ in range(5)]
+    values = [f.result() for f in futures]
+    expect(values == [11, 12, 13, 14, 15], f"five incr calls from 10 should return 11..15, got {values}.")
+    expect(call_with_timeout(lambda: tally.value.remote().result(), timeout=window) == 15, "the state was lost.")
+    pid = tally.pid.remote().result()
+    expect(pid != os.getpid(), "the answers are right, but the object lives here in the kernel, not on a worker.")
+    return f"the actor keeps its state on a worker (pid {pid})."
