@@ -49,6 +49,10 @@ MAX_LANES = 512
 MAX_PREFIXES = 256
 POLL_INTERVAL = 0.25  # seconds: at most four batches a second
 
+# Dask's key_split keeps an LRU cache of 100,000 keys: a stream of unique keys would
+# fill it (about 15 MB). The prefix is cheap to compute, so skip the cache.
+_key_prefix = getattr(key_split, "__wrapped__", key_split)
+
 
 class TaskStreamBuffer:
     """Turns scheduler task-stream records and actor events into bounded compact rows.
@@ -111,7 +115,7 @@ class TaskStreamBuffer:
             for record in records:
                 worker = str(record.get("worker", "?"))
                 lane = self._lane(worker, record.get("thread"))
-                prefix = self._prefix(key_split(record.get("key", "?")))
+                prefix = self._prefix(_key_prefix(record.get("key", "?")))
                 erred = record.get("status") == "error"
                 for startstop in record.get("startstops") or ():
                     action = startstop.get("action", "compute")

@@ -1,0 +1,213 @@
+"""Widget logic without a cluster: bounded buffers, progress counting, URL scheme, plot names."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import time
+import tracemalloc
+import types
+
+import pytest
+
+from clusterkit.widgets.taskstream import KINDS, MAX_LANES, MAX_PREFIXES, TaskStreamBuffer
+
+# The submodules share names with functions of clusterkit.widgets: reach them by module name.
+dashboard_urls = importlib.import_module("clusterkit.widgets.dashboard")
+progress_impl = importlib.import_module("clusterkit.widgets.progress")
+
+
+def _record(i: int, worker: str = "tcp://127.0.0.1:1", thread: int = 7, prefix: str = "inc") -> dict:
+    return {
+        "key": f"{prefix}-{i:032x}",
+        "worker": worker,
+        "thread": thread,
+        "status": "OK",
+        "startstops": ({"action": "compute", "start": 1000.0 + i, "stop": 1000.5 + i},),
+    }
+
+
+def test_buffer_turns_records_into_rows_with_lanes_and_prefixes():
+    buffer = TaskStreamBuffer(max_events=100)
+    records = [_record(0), _record(1, thread=8), _record(2, worker="tcp://127.0.0.1:2", prefix="square")]
+    records[2]["startstops"] = (
+        {"action": "transfer", "start": 1.0, "stop": 1.5, "source": "tcp://127.0.0.1:1"},
+        {"action": "compute", "start": 1.5, "stop": 2.0},
+    )
+    assert buffer.add_tasks(records) == 3
+    assert buffer.lanes == ["127.0.0.1:1 #0", "127.0.0.1:1 #1", "127.0.0.1:2 #0"]
+    assert buffer.prefixes == ["inc", "square"]
+    rows = buffer.take_pending()
+    assert rows[0] == [0, 0, 1000.0, 1000.5, KINDS.index("compute")]
+    assert [r[4] for r in rows[2:]] == [KINDS.index("transfer"), KINDS.index("compute")]
+    assert buffer.total == 4 and buffer.tasks == 3
+    assert buffer.take_pending() == []  # taken once
+
+
+def test_erred_tasks_and_actor_calls():
+    buffer = TaskStreamBuffer()
+    failed = _record(0)
+    failed["status"] = "error"
+    buffer.add_tasks([failed])
+    assert buffer.add_actor_call(
+        {"actor": "Counter", "actor_id": "a1", "method": "add", "worker": "tcp://127.0.0.1:1",
+         "start": 5.0, "stop": 5.1, "status": "ok"}
+    )
+    assert not buffer.add_actor_call({"actor": "Counter"})  # no times: ignored
+    rows = buffer.take_pending()
+    assert rows[0][4] == KINDS.index("erred")
+    assert rows[1][4] == KINDS.index("actor")
+    assert buffer.lanes[rows[1][0]] == "127.0.0.1:1 actor"
+    assert buffer.prefixes[rows[1][1]] == "Counter.add"
+    assert buffer.actor_calls == 1
+
+
+def test_buffer_memory_is_bounded_after_100k_events():
+    buffer = TaskStreamBuffer(max_events=5000)
+    tracemalloc.start()
+    try:
+        for batch in range(10):
+            buffer.add_tasks(_record(batch * 1000 + i, thread=i % 4) for i in range(1000))
+            buffer.take_pending()
+        after_10k, _ = tracemalloc.get_traced_memory()
+        for batch in range(10, 100):
+            buffer.add_tasks(_record(batch * 1000 + i, thread=i % 4) for i in range(1000))
+            buffer.take_pending()
+        after_100k, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert buffer.total == 100_000
+    assert len(buffer.events) == 5000
+    # Ten times the events, the same memory (allow 256 KiB of allocator noise).
+    assert after_100k - after_10k < 256 * 1024, (after_10k, after_100k)
+
+
+def test_pending_rows_are_bounded_when_nobody_reads_them():
+    buffer = TaskStreamBuffer(max_events=50)
+    buffer.add_tasks(_record(i) for i in range(500))
+    assert len(buffer.take_pending()) == 50
+
+
+def test_lanes_and_prefixes_are_capped():
+    buffer = TaskStreamBuffer(max_events=10)
+    buffer.add_tasks(_record(i, thread=i, prefix=f"fn{i}") for i in range(MAX_LANES + MAX_PREFIXES + 10))
+    assert len(buffer.lanes) == MAX_LANES
+    assert len(buffer.prefixes) <= MAX_PREFIXES + 1
+    assert "other" in buffer.prefixes
+
+
+# -- progress -------------------------------------------------------------------------------
+def test_text_progress_shows_nothing_for_quick_work():
+    out = io.StringIO()
+    bar = progress_impl.TextProgress(10, "quick", file=out)
+    bar.update(10)
+    bar.close()
+    assert out.getvalue() == ""
+
+
+def test_text_progress_final_line_has_count_rate_and_time():
+    out = io.StringIO()
+    bar = progress_impl.TextProgress(4, "square", file=out, delay=0.0)
+    bar.update(1)
+    bar.set_total(5)
+    bar.update(4)
+    bar.close()
+    line = out.getvalue().strip()
+    assert line.startswith("square [")
+    assert "5/5" in line and "/s" in line and "in " in line
+
+
+def test_text_progress_unknown_total_counts_items():
+    bar = progress_impl.TextProgress(None, "lazy", file=io.StringIO())
+    bar.update(3)
+    assert " 3 " in bar.line() and "[" not in bar.line()
+
+
+def test_progress_widget_counts_groups_rate_and_eta():
+    bar = progress_impl.ProgressWidget(100, "inc", auto_display=False)
+    bar.update(25)
+    bar.set_total(50)  # forces a sync
+    assert bar.done == 25 and bar.total == 50
+    assert bar.rate > 0 and bar.eta is not None
+    bar.add_group("square", 10)
+    bar.advance("square", 10)
+    bar.update(25)
+    bar.close()
+    assert bar.finished
+    assert bar.done == 60 and bar.total == 60
+    assert {g["name"]: g["done"] for g in bar.groups} == {"inc": 50, "square": 10}
+    assert not bar.shown  # never displayed: work ended within the delay
+
+
+def test_progress_widget_appears_only_after_the_delay(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    quick = progress_impl.ProgressWidget(10, "quick", delay=0.3)
+    quick.update(10)
+    quick.close()
+    slow = progress_impl.ProgressWidget(10, "slow", delay=0.3)
+    deadline = time.monotonic() + 10
+    while not slow.shown and time.monotonic() < deadline:
+        time.sleep(0.05)
+    slow.close()
+    assert shown == [slow]
+
+
+# -- URLs and plot names ---------------------------------------------------------------------
+def _fake_session(record_id: str | None = "abc123", address: str = "tcp://127.0.0.1:8786", port: int | None = 9999):
+    record = types.SimpleNamespace(id=record_id, dashboard_port=port) if record_id else None
+    client = types.SimpleNamespace(dashboard_link=f"http://127.0.0.1:{port}/status" if port else None)
+    return types.SimpleNamespace(
+        name="demo", record=record, address=address, client=client, _dashboard_port=lambda: port
+    )
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
+    monkeypatch.delenv("CLUSTERKIT_JUPYTER_BASE_URL", raising=False)
+    monkeypatch.setattr(dashboard_urls, "_parent_server", lambda: None)
+
+
+def test_dashboard_url_is_direct_without_a_jupyter_server(no_server):
+    assert dashboard_urls.dashboard_url(_fake_session()) == "http://127.0.0.1:9999/status"
+    assert dashboard_urls.dashboard_url(_fake_session(port=None)) is None
+
+
+def test_dashboard_url_on_jupyterhub_uses_the_service_prefix_and_cluster_route(no_server, monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada")
+    url = dashboard_urls.proxied_url(_fake_session(), "/individual-task-stream")
+    assert url == "/user/ada/clusterkit/dashboard/abc123/individual-task-stream"
+
+
+def test_dashboard_url_from_the_parent_server(no_server, monkeypatch):
+    server = {"pid": 1, "base_url": "/lab-base/", "url": "http://127.0.0.1:1/lab-base/"}
+    monkeypatch.setattr(dashboard_urls, "_parent_server", lambda: server)
+    monkeypatch.setattr(dashboard_urls, "_server_has_clusterkit_route", lambda url: True)
+    assert dashboard_urls.dashboard_url(_fake_session()) == "/lab-base/clusterkit/dashboard/abc123/status"
+    # Without clusterkit's server extension: jupyter-server-proxy, loopback only.
+    monkeypatch.setattr(dashboard_urls, "_server_has_clusterkit_route", lambda url: False)
+    assert dashboard_urls.dashboard_url(_fake_session()) == "/lab-base/proxy/9999/status"
+    remote = _fake_session(address="tcp://10.0.0.5:8786")
+    assert dashboard_urls.proxied_url(remote, "status") is None
+
+
+def test_bare_address_sessions_use_jupyter_server_proxy_for_loopback_only(no_server, monkeypatch):
+    monkeypatch.setenv("CLUSTERKIT_JUPYTER_BASE_URL", "/")
+    assert dashboard_urls.proxied_url(_fake_session(record_id=None), "status") == "/proxy/9999/status"
+    remote = _fake_session(record_id=None, address="tcp://10.0.0.5:8786")
+    assert dashboard_urls.proxied_url(remote, "status") is None
+    assert dashboard_urls.dashboard_url(remote) == "http://127.0.0.1:9999/status"
+
+
+def test_plot_names_come_from_paths():
+    assert dashboard_urls._plot_name("/individual-task-stream") == "task-stream"
+    assert dashboard_urls._plot_name("/statics/individual-cluster-map.html") == "cluster-map"
+
+
+def test_package_functions_are_not_shadowed_by_submodules():
+    import clusterkit
+    import clusterkit.widgets
+
+    assert callable(clusterkit.widgets.dashboard) and callable(clusterkit.widgets.progress)
+    assert clusterkit.progress is clusterkit.widgets.progress
