@@ -413,3 +413,106 @@ def _mini_actor(actor_class: Callable[[type], Any]) -> str:
     pid = tally.pid.remote().result()
     expect(pid != os.getpid(), "the answers are right, but the object lives here in the kernel, not on a worker.")
     return f"the actor keeps its state on a worker (pid {pid})."
+
+
+# -- 05 Actors and state ---------------------------------------------------------------------
+def _actor_calls_since(since: float, method: str | None = None, expected: int = 0,
+                       timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Calls logged on ``clusterkit-actors`` that started after ``since``; waits for ``expected``."""
+    from clusterkit.teach.grading import actor_calls
+
+    deadline = time.monotonic() + timeout
+    while True:
+        calls = [c for c in actor_calls(_client()) if c.get("start", 0) >= since
+                 and (method is None or c.get("method") == method)]
+        if len(calls) >= expected or time.monotonic() > deadline:
+            return calls
+        time.sleep(0.1)
+
+
+@grader("05.counter", hint="Put @ck.remote above the class; add must update self.total and return it.")
+def _counter(counter_class: Any) -> str:
+    import clusterkit as ck
+
+    expect(hasattr(counter_class, "remote"), "Counter has no .remote: decorate the class with @ck.remote.")
+    since = time.time() - 0.5
+    counter = counter_class.remote()
+    window = environment.time_window(10)
+    totals = ck.get([counter.add.remote(n) for n in range(1, 11)], timeout=window)
+    expect(totals == [sum(range(1, n + 1)) for n in range(1, 11)], f"running totals should be 1, 3, 6, ... 55; "
+           f"got {totals}.")
+    expect(ck.get(counter.value.remote(), timeout=window) == 55, "value() should return 55 after adding 1..10.")
+    calls = _actor_calls_since(since, "add", expected=10)
+    expect(len(calls) >= 10, f"the actor log shows {len(calls)} add calls; expected 10.")
+    return f"total 55; the log shows {len(calls)} add calls on {calls[0]['worker']}."
+
+
+@grader("05.parameter-server", hint="Each step: w = ck.get(ps.pull.remote()); grads = ck.get([gradient.remote(w, s) "
+        "for s in two shards]); ck.get([ps.push.remote(g) for g in grads]).")
+def _parameter_server(run_training: Callable[..., Any], server_class: Any, loss: Callable[[Any], float]) -> str:
+    import clusterkit as ck
+
+    steps = 15
+    since = time.time() - 0.5
+    ps = server_class.remote(5)
+    start_loss = loss(ck.get(ps.pull.remote(), timeout=environment.time_window(10)))
+    with TaskStream(_client()) as stream:
+        call_with_timeout(run_training, ps, steps, timeout=environment.time_window(steps * 2.0))
+    final = loss(ck.get(ps.pull.remote(), timeout=environment.time_window(10)))
+    expect(final < start_loss * 0.05, f"the loss went from {start_loss:.1f} to {final:.2f}; after {steps} steps "
+           "it should be below 5% of the start. Are you pushing the gradients?")
+    pushes = _actor_calls_since(since, "push", expected=2 * steps)
+    expect(len(pushes) >= 2 * steps, f"the log shows {len(pushes)} push calls; expected two per step "
+           f"({2 * steps}).")
+    expect(stream.overlap("gradient") >= 2, "the model trains, but the gradient tasks ran one at a time: launch "
+           "both before waiting for either.")
+    return f"loss {start_loss:.1f} -> {final:.3f} with {len(pushes)} pushes; gradients computed in parallel."
+
+
+# -- 06 RL-style simulation -------------------------------------------------------------------
+@grader("06.es-update", hint="advantage = rewards - rewards.mean(); return weights + alpha / (n * sigma) * "
+        "(noises.T @ advantage).")
+def _es_update(es_update: Callable[..., Any]) -> str:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for n, dim in [(8, 8), (5, 3)]:
+        weights, noises, rewards = rng.normal(size=dim), rng.normal(size=(n, dim)), rng.normal(size=n)
+        sigma, alpha = 0.2, 0.05
+        expected = weights + alpha / (n * sigma) * (noises.T @ (rewards - rewards.mean()))
+        got = es_update(weights.copy(), noises, rewards, sigma, alpha)
+        expect(got is not None, "es_update returned None: return the new weights.")
+        got = np.asarray(got, dtype=float)
+        expect(got.shape == weights.shape, f"the new weights should have shape {weights.shape}, not {got.shape}.")
+        expect(not np.allclose(got, weights), "the weights did not change.")
+        expect(np.allclose(got, expected), "the update is not right; did you subtract the mean reward and divide "
+               "by n * sigma?")
+    return "the ES update matches the formula."
+
+
+@grader("06.parallel-rollouts", hint="Launch every rollout first, simulators[i % len(simulators)] for seed i, "
+        "then ck.get the whole list.")
+def _parallel_rollouts(collect: Callable[..., Any], simulator_class: Any) -> str:
+    import numpy as np
+
+    import clusterkit as ck
+
+    window = environment.time_window(20)
+    simulators = [simulator_class.remote(100 + i) for i in range(2)]
+    weights, seeds, sigma = np.full(8, 0.1), list(range(8)), 0.2
+    reference = ck.get([simulators[0].rollout.remote(weights, s, sigma) for s in seeds], timeout=window)
+    since = time.time()
+    rewards = call_with_timeout(collect, simulators, weights, seeds, sigma, timeout=window)
+    expect(rewards is not None, "collect returned None: return the list of rewards.")
+    expect(len(rewards) == len(seeds), f"expected {len(seeds)} rewards, got {len(rewards)}.")
+    expect(np.allclose(rewards, reference), "the rewards are not right (or not in the order of seeds).")
+    calls = _actor_calls_since(since, "rollout", expected=len(seeds))
+    actors = {c.get("actor_id") for c in calls}
+    from clusterkit.teach.grading import max_overlap
+
+    overlap = max_overlap([(c["start"], c["stop"]) for c in calls])
+    expect(len(actors) >= 2, "the rewards are right, but only one simulator did the rollouts: spread them over "
+           "all simulators.")
+    expect(overlap >= 2, "the rewards are right, but the rollouts ran one after another: launch all of them "
+           "before waiting.")
+    return f"{len(calls)} rollouts on {len(actors)} simulators, up to {overlap} at the same moment."

@@ -23,8 +23,8 @@ teach.show(session)
 # %% [markdown]
 # ## Remote functions
 #
-# `@ck.remote` turns a function into a *remote function*. Calling it as usual still runs it
-# here; calling `.remote(...)` sends it to a worker and returns at once with a **future**.
+# `@ck.remote` turns a function into a *remote function*. Calling it directly is an error (its
+# original is `slow_inc.__wrapped__`); `.remote(...)` sends it to a worker and returns at once with a **future**.
 # `ck.get(future)` waits for the value. This is Ray's vocabulary; underneath it is a Dask
 # future, so everything in Dask that accepts futures accepts ours.
 #

@@ -236,6 +236,8 @@ class Run:
         self.log_path = self.workdir / "runner.log"
         self._log = self.log_path.open("w")
         self.started = time.monotonic()
+        self.ended: float | None = None
+        self.timed_out = False
         self.process = subprocess.Popen(
             command,
             cwd=NOTEBOOK_DIR,
@@ -246,16 +248,28 @@ class Run:
             start_new_session=True,
         )
 
-    def wait(self, timeout: float = TIME_LIMIT) -> Outcome:
-        timed_out = False
-        try:
-            self.process.wait(timeout=max(1.0, timeout - (time.monotonic() - self.started)))
-        except subprocess.TimeoutExpired:
-            timed_out = True
+    def poll(self, timeout: float = TIME_LIMIT) -> bool:
+        """Has the run ended? Kills it (and marks it timed out) once ``timeout`` s have passed."""
+        if self.ended is not None:
+            return True
+        if self.process.poll() is not None:
+            self.ended = time.monotonic()
+            return True
+        if time.monotonic() - self.started > timeout:
+            self.timed_out = True
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        seconds = time.monotonic() - self.started
+            self.ended = time.monotonic()
+            return True
+        return False
+
+    def wait(self, timeout: float = TIME_LIMIT) -> Outcome:
+        while not self.poll(timeout):
+            time.sleep(0.1)
+        assert self.ended is not None
+        timed_out = self.timed_out
+        seconds = self.ended - self.started
         self._log.close()
         leftovers = []
         for pid in self.cage.leftover_pids():
@@ -320,6 +334,8 @@ def run_both(path: pathlib.Path, workdir: pathlib.Path) -> dict[str, Outcome]:
     cpus = cpus_for_runs()
     if len(cpus) >= 2:
         runs = [Run(path, "solutions", cpus[0], workdir), Run(path, "stubs", cpus[1], workdir)]
+        while not all([run.poll() for run in runs]):
+            time.sleep(0.1)
         return {run.which: run.wait() for run in runs}
     return {which: Run(path, which, cpus[0], workdir).wait() for which in ("solutions", "stubs")}
 

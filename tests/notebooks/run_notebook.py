@@ -62,6 +62,7 @@ def main(source: str, target: str, stats_path: str) -> int:
     deadline = time.monotonic() + 15
     while me.children(recursive=True) and time.monotonic() < deadline:
         time.sleep(0.2)
+    waited = time.monotonic() - (deadline - 15)
     leftovers = []
     for child in me.children(recursive=True):
         try:
@@ -71,7 +72,8 @@ def main(source: str, target: str, stats_path: str) -> int:
             pass
     done.set()
     sampler.join()
-    stats = {"seconds": seconds, "peak_rss_bytes": peak[0], "errors": errors, "leftover_processes": leftovers}
+    stats = {"seconds": seconds, "peak_rss_bytes": peak[0], "errors": errors, "leftover_processes": leftovers,
+             "waited_for_children": waited}
     pathlib.Path(stats_path).write_text(json.dumps(stats))
     return 0
 
