@@ -1,0 +1,118 @@
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { INewClusterOptions } from './tokens';
+
+function field(form: HTMLElement, name: string, label: string, input: HTMLInputElement): HTMLInputElement {
+  const row = document.createElement('label');
+  row.className = 'ck-Form-row';
+  const text = document.createElement('span');
+  text.className = 'ck-Form-label';
+  text.textContent = label;
+  input.name = name;
+  input.classList.add('jp-mod-styled', 'ck-Form-input');
+  row.appendChild(text);
+  row.appendChild(input);
+  form.appendChild(row);
+  return input;
+}
+
+function input(type: string, placeholder = '', value = ''): HTMLInputElement {
+  const node = document.createElement('input');
+  node.type = type;
+  node.placeholder = placeholder;
+  node.value = value;
+  if (type === 'number') {
+    node.min = '0';
+    node.step = '1';
+  }
+  return node;
+}
+
+/** The small form behind "New cluster". Empty fields mean "the default". */
+class NewClusterForm extends Widget implements Dialog.IBodyWidget<INewClusterOptions> {
+  constructor() {
+    super();
+    this.addClass('ck-Form');
+    this._name = field(this.node, 'name', 'Name', input('text', 'automatic'));
+    this._workers = field(this.node, 'workers', 'Workers', input('number', 'sized for this machine'));
+    this._threads = field(this.node, 'threads', 'Threads per worker', input('number', '1'));
+    this._memory = field(this.node, 'memory', 'Memory per worker', input('text', 'auto, or e.g. 2GiB'));
+    this._hosts = field(this.node, 'ssh_hosts', 'SSH hosts', input('text', 'none (local); or host1 host2 ...'));
+  }
+
+  getValue(): INewClusterOptions {
+    const options: INewClusterOptions = {};
+    const name = this._name.value.trim();
+    if (name) {
+      options.name = name;
+    }
+    if (this._workers.value.trim()) {
+      options.workers = Number(this._workers.value);
+    }
+    if (this._threads.value.trim()) {
+      options.threads = Number(this._threads.value);
+    }
+    const memory = this._memory.value.trim();
+    if (memory) {
+      options.memory = memory;
+    }
+    const hosts = this._hosts.value.split(/[\s,]+/).filter(Boolean);
+    if (hosts.length) {
+      options.ssh_hosts = hosts;
+    }
+    return options;
+  }
+
+  private _name: HTMLInputElement;
+  private _workers: HTMLInputElement;
+  private _threads: HTMLInputElement;
+  private _memory: HTMLInputElement;
+  private _hosts: HTMLInputElement;
+}
+
+/** Ask for a new cluster's options; null when cancelled. */
+export async function askNewCluster(): Promise<INewClusterOptions | null> {
+  const result = await showDialog({
+    title: 'New cluster',
+    body: new NewClusterForm(),
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Start' })]
+  });
+  return result.button.accept ? result.value : null;
+}
+
+class ScaleForm extends Widget implements Dialog.IBodyWidget<number> {
+  constructor(current: number) {
+    super();
+    this.addClass('ck-Form');
+    this._workers = field(this.node, 'workers', 'Workers', input('number', '', String(current)));
+  }
+
+  getValue(): number {
+    return Number(this._workers.value);
+  }
+
+  private _workers: HTMLInputElement;
+}
+
+/** Ask for a worker count; null when cancelled. */
+export async function askWorkers(name: string, current: number): Promise<number | null> {
+  const result = await showDialog({
+    title: `Scale ${name}`,
+    body: new ScaleForm(current),
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Scale' })]
+  });
+  return result.button.accept && result.value !== null ? result.value : null;
+}
+
+/** Confirm stopping a cluster. */
+export async function confirmStop(name: string, owner: string): Promise<boolean> {
+  const body = document.createElement('p');
+  body.textContent = `Stop ${name}? Its owner (${owner}) will shut it down; work on it is lost.`;
+  const result = await showDialog({
+    title: 'Stop cluster',
+    body: new Widget({ node: body }),
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Stop' })]
+  });
+  return result.button.accept;
+}
