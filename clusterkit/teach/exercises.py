@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clusterkit.teach import environment, shared
-from clusterkit.teach.grading import TaskStream, call_with_timeout, expect, grader
+from clusterkit.teach.grading import NotYet, TaskStream, call_with_timeout, expect, grader
 
 __all__: list[str] = []
 
@@ -516,3 +516,73 @@ def _parallel_rollouts(collect: Callable[..., Any], simulator_class: Any) -> str
     expect(overlap >= 2, "the rewards are right, but the rollouts ran one after another: launch all of them "
            "before waiting.")
     return f"{len(calls)} rollouts on {len(actors)} simulators, up to {overlap} at the same moment."
+
+
+# -- 07 Fault tolerance ------------------------------------------------------------------------
+def _flaky(path: str) -> str:
+    """Fail with ConnectionError on the first two calls (counted in a file), then succeed."""
+    import pathlib
+
+    counter = pathlib.Path(path)
+    attempts = int(counter.read_text() or "0") + 1 if counter.exists() else 1
+    counter.write_text(str(attempts))
+    if attempts < 3:
+        raise ConnectionError(f"simulated dropped connection (attempt {attempts})")
+    return f"succeeded on attempt {attempts}"
+
+
+@grader("07.retries", hint="ck.remote(max_retries=3, retry_exceptions=True)(fn) (or retry_exceptions="
+        "[ConnectionError]).")
+def _retries(make_reliable: Callable[[Callable[..., Any]], Any]) -> str:
+    import pathlib
+    import tempfile
+
+    import clusterkit as ck
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(pathlib.Path(folder) / "attempts")
+        reliable = make_reliable(_flaky)
+        expect(hasattr(reliable, "remote"), "make_reliable should return a remote function (use ck.remote).")
+        try:
+            value = ck.get(reliable.remote(path), timeout=environment.time_window(20))
+        except ConnectionError:
+            attempts = pathlib.Path(path).read_text() if pathlib.Path(path).exists() else "0"
+            raise NotYet(f"the task failed after {attempts} attempt(s): exceptions from your code are not retried "
+                         "unless you ask (retry_exceptions).") from None
+    expect(value == "succeeded on attempt 3", f"unexpected result {value!r}.")
+    return "failed twice, succeeded on the third attempt."
+
+
+@grader("07.checkpoint", hint="Define __checkpoint__(self) returning self.total and __restore__(self, state) "
+        "setting it; keep @ck.remote(max_restarts=1).")
+def _checkpoint(accumulator_class: Any) -> str:
+    import os
+    import signal
+
+    import clusterkit as ck
+    from clusterkit.errors import ActorLostError, ActorRestartedError
+
+    expect(hasattr(accumulator_class, "remote"), "Accumulator needs @ck.remote(max_restarts=1).")
+    window = environment.time_window(30)
+    acc = accumulator_class.remote()
+    totals = ck.get([acc.add.remote(i) for i in range(1, 6)], timeout=window)
+    expect(totals[-1] == 15, f"adding 1..5 should give 15, got {totals[-1]}.")
+    client = _client()
+    victim = acc.worker
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + window
+    while True:
+        try:
+            total = ck.get(acc.add.remote(6), timeout=window)
+            break
+        except ActorRestartedError:  # the call raced the restart: it may be made again
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+        except ActorLostError:
+            raise NotYet("the actor was lost with its worker: allow a restart with "
+                         "@ck.remote(max_restarts=1).") from None
+    expect(total == 21, f"after the restart, adding 6 gave {total}: the actor came back, but started from "
+           f"{total - 6} instead of 15. Save the total in __checkpoint__ and put it back in __restore__.")
+    return f"the actor moved from {victim} to {acc.worker} and kept its total (21)."
