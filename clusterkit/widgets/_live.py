@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import pathlib
 import sys
@@ -81,7 +82,11 @@ class LoopPoller:
 
     def _start_task(self) -> None:
         if self._wanted and (self._task is None or self._task.done()):
-            self._task = asyncio.ensure_future(self._run())
+            # A fresh context: the task must not inherit the context of the cell that
+            # started it, or ipykernel would parent every later update to that cell.
+            # With none, ipykernel uses the cell running now, as for any thread.
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run(), context=contextvars.Context())
 
     def _cancel_task(self) -> None:
         if not self._wanted and self._task is not None:

@@ -291,6 +291,8 @@ class TaskStreamWidget(LiveWidget):
         client = self.session.client
         client.sync(self._read_scheduler)
         self.flush()
+        # Re-send the counters from this thread, so they travel with the running cell.
+        self.send_state(["event_count", "task_count", "actor_call_count", "lanes", "prefixes", "dropped"])
 
     def _on_message(self, content: dict[str, Any], buffers: list[Any]) -> None:
         if content.get("type") == "snapshot":
