@@ -263,7 +263,7 @@ class _RemoteProcess:
         except TimeoutError as exc:
             raise SSHError(
                 f"Python {self.hosts.options.python!r} on {self.where} did not start within {timeout:g} s"
-                f"{self._last_output()} Check that it starts there (a slow file system?), or pass --python PATH."
+                f"{self._last_output()}Check that it starts there (a slow file system?), or pass --python PATH."
             ) from exc
         except EOFError as exc:
             await self._wait_exit()
@@ -329,7 +329,7 @@ class _RemoteProcess:
             await self.stop()
             raise SSHError(
                 f"The Dask {role} on {self.where} did not report its address within {timeout:g} s"
-                f"{self._last_output()} Check that {self.hosts.options.python!r} can start a Dask {role} "
+                f"{self._last_output()}Check that {self.hosts.options.python!r} can start a Dask {role} "
                 "there (try it by hand), or raise startup_timeout if the host is slow."
             ) from exc
         except EOFError as exc:
@@ -338,13 +338,13 @@ class _RemoteProcess:
             await self.stop()
             raise SSHError(
                 f"The Dask {role} on {self.where} exited (status {status}) before it reported its address"
-                f"{self._last_output()} Fix the error shown there, then start the cluster again."
+                f"{self._last_output()}Fix the error shown there, then start the cluster again."
             ) from exc
 
     def _last_output(self) -> str:
         lines = [line for line in self.tail if line.strip()][-5:]
         if not lines:
-            return "; it printed nothing."
+            return "; it printed nothing. "
         return ". Its last output:\n    " + "\n    ".join(lines) + "\n"
 
     async def stop(self, grace: float = 2.0) -> None:
@@ -384,7 +384,8 @@ class _Hosts:
 
     @property
     def launch_timeout(self) -> float:
-        return max(self.options.connect_timeout, 10.0)
+        """How long Python may take to start and report its versions."""
+        return self.startup_timeout
 
     def connection(self, host: str) -> asyncssh.SSHClientConnection:
         return self.connections[host]
