@@ -1,0 +1,213 @@
+"""Plumbing shared by the parallel primitives: the client, one-time cluster set-up.
+
+The first primitive used on a client prepares the cluster once:
+
+* **Faster batched sends.** Dask batches the small messages that carry task
+  submissions and completions on timers it hard-codes (client 10 ms, scheduler
+  5 ms and 2 ms, worker 2 ms). A message waits only when another left on the
+  same stream within that interval, so in an interactive round trip (submit, run,
+  report, release) most hops wait. clusterkit lowers every interval to
+  ``clusterkit.parallel.batched-send-interval`` (default 0 ms). An idle stream
+  costs nothing either way: the sender sleeps until a message arrives. Under a
+  flood of tiny tasks it writes more, smaller messages; ``ck.map`` batches items,
+  so that flood does not come from us. Set the value to ``"2ms"`` to restore
+  Dask's batching everywhere.
+* **A worker plugin** that applies the interval on every worker, including
+  workers that join later (restarts), and installs the actor call handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import weakref
+from typing import Any
+
+import dask.utils
+from distributed import Client
+from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
+
+from clusterkit import config
+
+__all__ = ["batched_send_interval", "client", "prepare"]
+
+logger = logging.getLogger(__name__)
+
+_PLUGIN_NAME = "clusterkit-parallel"
+_prepared: weakref.WeakSet[Client] = weakref.WeakSet()
+_lock = threading.Lock()
+
+
+def batched_send_interval() -> float:
+    """Seconds: ``clusterkit.parallel.batched-send-interval`` (``None`` keeps Dask's own)."""
+    value = config.get("parallel.batched-send-interval", "0ms")
+    if value is None:
+        return -1.0
+    return float(dask.utils.parse_timedelta(value, default="ms"))
+
+
+def client() -> Client:
+    """The current session's client, prepared for the primitives (raises NoClusterError)."""
+    from clusterkit import session
+
+    c = session.current().client
+    if c not in _prepared:
+        prepare(c)
+    return c
+
+
+def prepare(c: Client) -> None:
+    """Set up ``c`` and its cluster once: intervals, worker plugin (idempotent)."""
+    with _lock:
+        if c in _prepared:
+            return
+        interval = batched_send_interval()
+        stream = getattr(c, "scheduler_comm", None)
+        if stream is not None and interval >= 0:
+            stream.interval = interval
+        try:
+            c.run_on_scheduler(_tune_scheduler, interval, c.id)
+        except Exception as exc:  # a scheduler without clusterkit installed
+            logger.info("clusterkit: could not install its scheduler plugin: %s", exc)
+        try:
+            c.register_plugin(ParallelWorkerPlugin(interval), name=_PLUGIN_NAME)
+        except Exception as exc:
+            logger.warning(
+                "clusterkit: could not install its worker plugin (%s); actors will not work. "
+                "Install clusterkit on the workers.",
+                exc,
+            )
+        _prepared.add(c)
+
+
+def _tune_scheduler(interval: float, client_id: str, dask_scheduler: Any = None) -> None:
+    scheduler = dask_scheduler
+    if interval >= 0:
+        for stream in scheduler.stream_comms.values():
+            stream.interval = interval
+        stream = scheduler.client_comms.get(client_id)
+        if stream is not None:
+            stream.interval = interval
+    if _PLUGIN_NAME not in scheduler.plugins:
+        scheduler.add_plugin(_IntervalSchedulerPlugin(interval), name=_PLUGIN_NAME)
+
+
+class _IntervalSchedulerPlugin(SchedulerPlugin):
+    """Applies the interval to the scheduler's stream to each worker that joins."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    def add_worker(self, scheduler: Any, worker: str) -> None:
+        stream = scheduler.stream_comms.get(worker)
+        if stream is not None and self.interval >= 0:
+            stream.interval = self.interval
+
+    def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
+        # Actor supervisors subscribe to this topic to restart actors at once.
+        scheduler.log_event("clusterkit-workers", {"action": "remove", "worker": worker})
+
+
+class ParallelWorkerPlugin(WorkerPlugin):
+    """Runs on every worker, now and when it joins: interval, actor handler."""
+
+    idempotent = True
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    def setup(self, worker: Any) -> None:
+        if self.interval >= 0:
+            with contextlib.suppress(AttributeError):
+                worker.batched_stream.interval = self.interval
+        from clusterkit.parallel import actors
+
+        actors.install_worker_handlers(worker)
+
+    def teardown(self, worker: Any) -> None:
+        from clusterkit.parallel import actors
+
+        actors.shutdown_worker_actors(worker)
+
+
+# -- errors raised on workers -----------------------------------------------------------------
+_error_classes: dict[type, type] = {}
+
+
+def _remote_error_class(cls: type) -> type:
+    """``RemoteError`` that is also ``cls``, so ``except ValueError`` still catches it."""
+    from clusterkit.errors import RemoteError
+
+    if issubclass(cls, RemoteError) or not issubclass(cls, Exception):
+        return RemoteError
+    sub = _error_classes.get(cls)
+    if sub is None:
+        try:
+            sub = type(f"RemoteError[{cls.__name__}]", (RemoteError, cls), {"__reduce__": _reduce_remote_error})
+            sub.__module__ = "clusterkit.errors"
+        except TypeError:  # incompatible layouts (some C exceptions)
+            sub = RemoteError
+        _error_classes[cls] = sub
+    return sub
+
+
+def _reduce_remote_error(self: Any) -> tuple[Any, ...]:
+    from clusterkit.errors import RemoteError
+
+    return (RemoteError, (self.args[0] if self.args else "", self.remote_traceback, self.index))
+
+
+def remote_error(
+    exc: BaseException | None,
+    remote_traceback: str,
+    *,
+    what: str,
+    index: int | None = None,
+    fix: str = "Fix the function, or retry transient failures with retries=N.",
+    type_name: str | None = None,
+) -> Exception:
+    """Turn an exception raised on a worker into a :class:`RemoteError` for the caller.
+
+    The result is an instance of both ``RemoteError`` and the original type when
+    Python allows it, carries ``remote_traceback`` and ``index``, and has the
+    original exception as ``__cause__``.
+    """
+    name = type_name or (type(exc).__name__ if exc is not None else "Exception")
+    detail = str(exc) if exc is not None else ""
+    where = f" on item {index}" if index is not None else ""
+    message = f"{what} raised {name}{where}: {detail}. {fix}"
+    if remote_traceback:
+        message += "\n\nTraceback on the worker:\n" + remote_traceback.rstrip()
+    cls: Any = _remote_error_class(type(exc)) if exc is not None else _remote_error_class(Exception)
+    error: Any = cls.__new__(cls)
+    from clusterkit.errors import RemoteError
+
+    RemoteError.__init__(error, message, remote_traceback, index)
+    if exc is not None:
+        with contextlib.suppress(Exception):
+            for attr, value in vars(exc).items():
+                error.__dict__.setdefault(attr, value)
+        error.__cause__ = exc
+    return error
+
+
+# -- worker resources -----------------------------------------------------------------------
+_cpu_declared: weakref.WeakKeyDictionary[Client, tuple[float, bool]] = weakref.WeakKeyDictionary()
+
+
+def workers_declare_cpu(c: Client) -> bool:
+    """Whether any worker declares the ``CPU`` resource (checked at most every 5 s)."""
+    import time
+
+    now = time.monotonic()
+    cached = _cpu_declared.get(c)
+    if cached is not None and now - cached[0] < 5:
+        return cached[1]
+    try:
+        workers = c.scheduler_info(n_workers=-1).get("workers", {}).values()
+        declared = any("CPU" in (w.get("resources") or {}) for w in workers)
+    except Exception:
+        declared = False
+    _cpu_declared[c] = (now, declared)
+    return declared
