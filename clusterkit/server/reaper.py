@@ -79,11 +79,17 @@ class Reaper:
     async def _tick(self) -> None:
         await self.check()
 
-    async def _on_kernel_event(self, logger_: Any, schema_id: str, data: Any) -> None:
-        if data.get("action") in {"shutdown", "restart", "interrupt"} or data.get("status") == "error":
-            task = asyncio.ensure_future(self.reap_kernel(str(data.get("kernel_id", ""))))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    async def _on_kernel_event(self, logger: Any, schema_id: str, data: Any) -> None:
+        # jupyter_events calls listeners with these keyword arguments. A listener
+        # that raises breaks the kernel action that emitted the event: never raise.
+        try:
+            if data.get("action") in {"shutdown", "restart"} or data.get("status") == "error":
+                task = asyncio.ensure_future(self.reap_kernel(str(data.get("kernel_id", ""))))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except Exception:
+            logger_ = logging.getLogger(__name__)
+            logger_.warning("clusterkit reaper: cannot handle kernel event %r", data, exc_info=True)
 
     # -- the work ---------------------------------------------------------------------
     async def reap_kernel(self, kernel_id: str) -> list[registry.ClusterRecord]:
