@@ -23,6 +23,19 @@ def _client() -> Any:
     return shared.cluster().client
 
 
+def _wait_idle(timeout: float = 15.0) -> Any:
+    """Wait until no task is running (Dask cannot stop cancelled ones); return the client.
+
+    A grader that measures overlap or deadlines must not share the workers with
+    leftovers of an earlier cell, such as a cancelled task still sleeping.
+    """
+    client = _client()
+    deadline = time.monotonic() + environment.time_window(timeout)
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return client
+
+
 # -- 00 Why distributed --------------------------------------------------------------------
 @grader("00.growth", hint="Something that doubles every d months grows 2 ** (t / d) times in t months.")
 def _growth(growth: Callable[[float, float], float]) -> str:
@@ -42,7 +55,7 @@ def _slow_square_reference(xs: list[int]) -> list[int]:
 def _parallel_squares(parallel_squares: Callable[[list[int]], list[int]]) -> str:
     xs = list(range(8))
     serial_time = 8 * 0.25
-    with TaskStream(_client()) as stream:
+    with TaskStream(_wait_idle()) as stream:
         result = call_with_timeout(parallel_squares, xs, timeout=environment.time_window(2 * serial_time))
     expect(result is not None, "parallel_squares returned None: return the list of squares.")
     expect(list(result) == _slow_square_reference(xs), f"expected {_slow_square_reference(xs)}, got {result!r}.")
@@ -58,7 +71,7 @@ def _parallel_squares(parallel_squares: Callable[[list[int]], list[int]]) -> str
 @grader("01.launch-then-get", hint="Build the whole list of futures first, then call ck.get on the list.")
 def _launch_then_get(launch_then_get: Callable[[list[int]], list[int]]) -> str:
     xs = list(range(6))
-    with TaskStream(_client()) as stream:
+    with TaskStream(_wait_idle()) as stream:
         result = call_with_timeout(launch_then_get, xs, timeout=environment.time_window(2 * 6 * 0.3))
     expect(result is not None, "launch_then_get returned None: return the list of results.")
     expect(list(result) == [x + 1 for x in xs], f"expected {[x + 1 for x in xs]}, got {result!r}.")
@@ -189,7 +202,7 @@ def _racers(slow: float) -> tuple[list[Any], list[str]]:
     """One fast task and (worker threads - 1) slow ones, so that all of them start at once."""
     import clusterkit as ck
 
-    threads = max(2, sum(_client().nthreads().values()))
+    threads = max(2, sum(_wait_idle().nthreads().values()))
     names = [f"slow-{i}" for i in range(threads - 1)] + ["fast"]
     names = names[-2:] + names[:-2]  # the fast one is neither first nor last
     task = ck.remote(_sleep_then)
@@ -268,7 +281,7 @@ def _successive_halving(successive_halving: Callable[..., Any]) -> str:
 
     configs = sample_configs(27, seed=11)
     trainer = CountingTrainer()
-    with TaskStream(_client()) as stream:
+    with TaskStream(_wait_idle()) as stream:
         best = call_with_timeout(successive_halving, configs, trainer, timeout=environment.time_window(30))
     expect(best is not None, "successive_halving returned None: return the best configuration.")
     expect(best in configs, "return one of the configurations you were given.")
@@ -288,7 +301,7 @@ def _successive_halving(successive_halving: Callable[..., Any]) -> str:
         "up the partial sums.")
 def _batched(sum_of_squares: Callable[[list[int]], int]) -> str:
     xs = list(range(20_000))
-    with TaskStream(_client()) as stream:
+    with TaskStream(_wait_idle()) as stream:
         total = call_with_timeout(sum_of_squares, xs, timeout=environment.time_window(60))
     expect(total is not None, "sum_of_squares returned None: return the sum.")
     expect(total == sum(x * x for x in xs), f"the sum should be {sum(x * x for x in xs)}, got {total!r}.")
@@ -354,7 +367,7 @@ def _mini_remote(remote_function: Callable[[Callable[..., Any]], Any]) -> str:
 @grader("09.wait", hint="Loop: stop when num_returns are done or the deadline passed; otherwise "
         "distributed.wait(not_done, timeout=left, return_when='FIRST_COMPLETED'). Keep input order.")
 def _mini_wait(wait: Callable[..., Any]) -> str:
-    client = _client()
+    client = _wait_idle()
     slow, fast = 3.0, 0.05
     refs = [client.submit(_sleep_then, slow, "slow", pure=False), client.submit(_sleep_then, fast, "fast", pure=False)]
     try:
@@ -456,7 +469,7 @@ def _parameter_server(run_training: Callable[..., Any], server_class: Any, loss:
     since = time.time() - 0.5
     ps = server_class.remote(5)
     start_loss = loss(ck.get(ps.pull.remote(), timeout=environment.time_window(10)))
-    with TaskStream(_client()) as stream:
+    with TaskStream(_wait_idle()) as stream:
         call_with_timeout(run_training, ps, steps, timeout=environment.time_window(steps * 2.0))
     final = loss(ck.get(ps.pull.remote(), timeout=environment.time_window(10)))
     expect(final < start_loss * 0.05, f"the loss went from {start_loss:.1f} to {final:.2f}; after {steps} steps "

@@ -62,7 +62,7 @@ def tiny(x):
     return x * x
 
 tiny_remote = ck.remote(tiny)
-n = 500
+n = 200
 start = time.perf_counter()
 ck.get([tiny_remote.remote(i) for i in range(n)])
 per_task = (time.perf_counter() - start) / n
@@ -94,7 +94,7 @@ def square_batch(batch):
 sizes = [1, 10, 100, 1000]
 cost = []
 for size in sizes:
-    items = list(range(200 * size if size < 100 else 20_000))
+    items = list(range(min(50 * size, 20_000)))  # about 50 tasks per size, fewer for the largest
     start = time.perf_counter()
     ck.get([square_batch.remote(items[i:i + size]) for i in range(0, len(items), size)])
     cost.append((time.perf_counter() - start) / len(items))
