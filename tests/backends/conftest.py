@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-import ssh_hosts  # noqa: E402
+import ssh_hosts
 
 
 @pytest.fixture(scope="session")

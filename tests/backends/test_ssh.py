@@ -321,7 +321,7 @@ async def _connect_all(hosts: list[str], options: dict) -> dict:
 
 
 def test_accept_new_hosts_is_opt_in_and_refuses_changed_keys(ssh_test_hosts, ssh_options, tmp_path):
-    hosts = ssh_test_hosts.addresses
+    hosts, port = ssh_test_hosts.addresses, ssh_test_hosts.port
     known = tmp_path / "known_hosts"
     options = {**ssh_options, "known_hosts": str(known), "insecure_accept_new_hosts": True}
     asyncio.run(_connect_all(hosts, options))
@@ -332,7 +332,7 @@ def test_accept_new_hosts_is_opt_in_and_refuses_changed_keys(ssh_test_hosts, ssh
     # A recorded key that differs is refused even with the opt-in.
     other = tmp_path / "other"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-    pattern = recorded[0].split()[0]
+    pattern = next(line.split()[0] for line in recorded if line.split()[0] in (hosts[0], f"[{hosts[0]}]:{port}"))
     known.write_text(f"{pattern} {' '.join(pathlib.Path(f'{other}.pub').read_text().split()[:2])}\n")
     with pytest.raises(ck.SSHError, match="does not match the key recorded in") as info:
         asyncio.run(_connect_all(hosts[:1], options))
