@@ -31,10 +31,24 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+# The pip install below builds the JupyterLab extension (hatch-jupyter-builder runs jlpm
+# and Node in labextension/) unless clusterkit/labextension/ exists: drop a stale build.
+built=clusterkit/labextension/package.json
+if [ -f "$built" ] && [ -n "$(find labextension/src labextension/style labextension/schema \
+    labextension/package.json labextension/yarn.lock -newer "$built" -print -quit)" ]; then
+  echo "setup: labextension sources changed since the last build; rebuilding it"
+  rm -rf clusterkit/labextension
+fi
 python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 extras="."
 [ "$want_test" = 1 ] && extras=".[test]"
 echo "setup: installing clusterkit ($extras) into .venv"
 python -m pip install -q -e "$extras" 2>&1 | grep -v "^WARNING: Location" || true
 python -c "import clusterkit" || { echo "setup: clusterkit did not install" >&2; exit 1; }
+labextensions=$(jupyter labextension list 2>&1 || true)
+grep -q "clusterkit.*enabled.*OK" <<<"$labextensions" \
+  || { echo "setup: the clusterkit JupyterLab extension is not installed (building it needs Node 20)" >&2; exit 1; }
+serverextensions=$(jupyter server extension list 2>&1 || true)
+grep -q "clusterkit.server.*enabled" <<<"$serverextensions" \
+  || { echo "setup: the clusterkit server extension is not enabled" >&2; exit 1; }
 echo "setup: done"

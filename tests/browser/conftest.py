@@ -100,6 +100,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     (config / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": {"clusterkit.server": True}}})
     )
+    # No "get notified about Jupyter news?" toast over the screenshots.
+    notification = base / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     token = secrets.token_hex(16)
     port = _free_port()
     log = base / "lab.log"
@@ -143,7 +147,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         except Exception:
             pass
         _stop_tree(process)
-        shutil.copy(log, ARTIFACTS / "lab.log") if ARTIFACTS.is_dir() else None
+        if ARTIFACTS.is_dir():
+            shutil.copy(log, ARTIFACTS / "lab.log")
 
 
 @pytest.fixture(scope="module")
