@@ -356,14 +356,25 @@ class _Supervised:
             if self.restarts_left > 0:
                 self.restarts_left -= 1
             self.generation += 1
-            try:
-                await self._create_on(await self._place({address}))
-                self.status = "alive"
-            except Exception as exc:
+            exclude = {address}
+            for _ in range(3):  # another worker may be dying too: try the next one
+                target = ""
+                try:
+                    target = await self._place(exclude)
+                    await self._create_on(target)
+                    self.status = "alive"
+                    break
+                except ActorLostError as exc:
+                    self.lost_reason = str(exc)
+                    break
+                except Exception as exc:
+                    exclude.add(target)
+                    self.lost_reason = (
+                        f"Actor {self.name!r} was lost with its worker {address} and could not be "
+                        f"re-created: {exc}"
+                    )
+            if self.status != "alive":
                 self.status = "lost"
-                self.lost_reason = (
-                    f"Actor {self.name!r} was lost with its worker {address} and could not be re-created: {exc}"
-                )
             await self._publish()
 
     async def confirm_lost(self, address: str) -> None:
