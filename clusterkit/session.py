@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import io
 import logging
+import os
 import re
 import sys
 import threading
@@ -54,9 +55,10 @@ def owner_id() -> str:
         try:
             from ipykernel.connect import get_connection_file
 
-            match = re.search(r"kernel-(.+)\.json$", get_connection_file())
-            if match:
-                return match.group(1)
+            # Kernels started by a Jupyter server use kernel-<id>.json; others
+            # (nbclient, tests) use any file name, which is unique all the same.
+            stem = re.sub(r"\.json$", "", os.path.basename(get_connection_file()))
+            return stem.removeprefix("kernel-")
         except Exception:  # not inside a running kernel
             pass
     return "process"
@@ -132,7 +134,7 @@ class Session:
 
     def _counts(self) -> dict[str, int]:
         info = self.cluster.scheduler_info if self.cluster is not None else None
-        if not info or "workers" not in info:
+        if not info or not info.get("workers"):
             info = self.client.scheduler_info(n_workers=-1)
         workers = info.get("workers", {}).values()
         return {
@@ -366,8 +368,35 @@ def _check_name(name: str) -> None:
         )
 
 
+def _stop_on_sigterm() -> None:
+    """In a kernel, turn SIGTERM into a clean stop of our clusters.
+
+    Jupyter asks a kernel to shut down, and sends SIGTERM when it has not exited
+    2.5 s later; a kernel holding a Dask client often takes longer, and SIGTERM's
+    default action skips ``atexit``, so records would linger until pruned. Only
+    installed when nobody else handles SIGTERM, and only from the main thread.
+    """
+    import signal
+
+    if "ipykernel" not in sys.modules or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        try:
+            stop_all()
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def _add(session: Session) -> Session:
     global _current
+    if session.owned:
+        _stop_on_sigterm()
     with _lock:
         _sessions[session.name] = session
         _current = session.name

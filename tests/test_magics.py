@@ -83,7 +83,19 @@ def test_bad_input_is_one_usage_error_line(shell, line, message):
 def test_help_lists_every_verb_with_examples(shell):
     output, error = run(shell, "--help")
     assert error is None
-    for verb in ("start", "ssh", "connect", "use", "scale", "status", "dashboard", "list", "restart", "stop", "run"):
+    for verb in (
+        "start",
+        "ssh",
+        "connect",
+        "use",
+        "scale",
+        "status",
+        "dashboard",
+        "list",
+        "restart",
+        "stop",
+        "run",
+    ):
         assert f"    {verb}" in output
     assert "%cluster start -n 2" in output
     output, error = run(shell, "start --help")

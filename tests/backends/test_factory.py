@@ -34,7 +34,10 @@ def test_spec_cluster_through_the_factory_path():
         "module": "distributed",
         "class": "SpecCluster",
         "kwargs": {
-            "scheduler": {"cls": "distributed.Scheduler", "options": {"host": "127.0.0.1", "dashboard_address": ":0"}},
+            "scheduler": {
+                "cls": "distributed.Scheduler",
+                "options": {"host": "127.0.0.1", "dashboard_address": ":0"},
+            },
             "workers": {"w0": {"cls": "distributed.Nanny", "options": {"nthreads": 1, "host": "127.0.0.1"}}},
         },
     }
