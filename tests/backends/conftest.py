@@ -29,4 +29,4 @@ def ssh_test_hosts() -> Iterator[ssh_hosts.SSHHosts]:
 @pytest.fixture
 def ssh_options(ssh_test_hosts: ssh_hosts.SSHHosts) -> dict[str, object]:
     """Keyword arguments for ``clusterkit.ssh`` that log in to the test hosts, with short timeouts."""
-    return {**ssh_test_hosts.connect_options(), "connect_timeout": 3, "startup_timeout": 30, "death_timeout": 6}
+    return {**ssh_test_hosts.connect_options(), "connect_timeout": 3, "startup_timeout": 30, "death_timeout": 10}

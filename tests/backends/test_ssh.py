@@ -392,8 +392,7 @@ def test_version_mismatch_is_a_table(ssh_test_hosts, ssh_options, tmp_path):
     ))
     error, _ = timed_error(ck.ssh, hosts, **{**ssh_options, "python": python})
     message = str(error)
-    assert message.startswith("The SSH host runs other versions") or message.startswith(
-        "The SSH hosts run other versions than this kernel")
+    assert message.startswith("The SSH hosts run other versions than this kernel, and Dask would fail later")
     table = message.split("\n")[1:]
     assert table[0].split() == ["package", "this", "kernel", *(f"{h}:{port}" for h in hosts)]
     cloudpickle_row = next(row for row in table if row.startswith("cloudpickle"))
@@ -504,6 +503,43 @@ def test_tls_cluster_rejects_clients_without_credentials(ssh_test_hosts, ssh_opt
         assert asyncio.run(_identity(session.address, session.cluster.security))["type"] == "Scheduler"
     finally:
         session.stop()
+
+
+def test_tls_with_user_certificates(tmp_path):
+    from distributed.security import Security
+
+    from clusterkit.backends.ssh import make_security
+
+    assert make_security(False) is None
+    made = Security.temporary()
+    ca, cert, key = (tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem")
+    ca.write_text(made.tls_ca_file)
+    cert.write_text(made.tls_client_cert)
+    key.write_text(made.tls_client_key)
+    security = make_security(True, str(ca), str(cert), str(key))
+    assert security.require_encryption
+    assert security.tls_ca_file == made.tls_ca_file
+    assert security.tls_scheduler_cert == security.tls_worker_cert == security.tls_client_cert == made.tls_client_cert
+    assert security.get_connection_args("client")["ssl_context"] is not None
+    with pytest.raises(ck.SSHError, match="needs both tls_ca_file and tls_cert"):
+        make_security(True, tls_cert=str(cert))
+    with pytest.raises(ck.SSHError, match="Cannot read a TLS file"):
+        make_security(True, str(tmp_path / "missing.pem"), str(cert))
+
+
+def test_version_table_compares_python_by_minor_version():
+    local = {"python": "3.11.7", "dask": "1", "distributed": "1", "cloudpickle": "3"}
+    same = {"python": "3.11.2", "dask": "1", "distributed": "1", "cloudpickle": "3", "cpus": 2}
+    assert ssh_preflight.version_table(local, {"a:22": same}) is None
+    table = ssh_preflight.version_table(local, {"a:22": same, "b:22": {**same, "python": "3.12.1", "dask": None}})
+    assert table is not None
+    assert table.splitlines() == [
+        "package      this kernel  a:22    b:22",
+        "python       3.11.7       3.11.2  3.12.1 *",
+        "dask         1            1       missing *",
+        "distributed  1            1       1",
+        "cloudpickle  3            3       3",
+    ]
 
 
 # -- scaling ------------------------------------------------------------------------------------------------------
