@@ -1,0 +1,74 @@
+"""The clusterkit command and its daemon, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import psutil
+
+from clusterkit import registry
+from tests.conftest import wait_until
+
+
+def clusterkit(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clusterkit.cli", *args], capture_output=True, text=True, timeout=120, check=check
+    )
+
+
+def test_up_ls_connect_down_leaves_nothing_running():
+    result = clusterkit("up", "--name", "demo", "-n", "1", "--memory", "1GiB")
+    assert "Started demo (1 workers)" in result.stdout
+    assert "%cluster connect demo" in result.stdout
+    [record] = registry.list_records()
+    assert record.owner == "daemon" and record.name == "demo"
+    daemon = psutil.Process(record.owner_pid)
+    owned = [daemon, *daemon.children(recursive=True)]
+    try:
+        assert len(owned) >= 2  # the daemon and its worker
+        listing = clusterkit("ls").stdout
+        assert "demo" in listing and "daemon" in listing and "running" in listing
+        assert json.loads(clusterkit("ls", "--json").stdout)[0]["name"] == "demo"
+        assert "already running" in clusterkit("up", "--name", "demo", check=False).stderr
+
+        # A notebook attaches with the magic and computes on the detached cluster.
+        from nbclient import NotebookClient
+
+        cells = ["%load_ext clusterkit", "%cluster connect demo", "ck = __import__('clusterkit'); print(ck.current().client.submit(sum, [20, 22]).result())"]
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+        assert nb.cells[2].outputs[0]["text"].strip() == "42"
+        assert registry.find("demo") is not None  # the notebook's exit did not stop it
+
+        result = clusterkit("down", "demo")
+        assert "Stopped demo." in result.stdout
+    finally:
+        clusterkit("down", "--all", check=False)
+    assert wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in owned), timeout=10)
+    assert registry.list_records(include_stale=True) == []
+
+
+def test_down_of_unknown_names_and_bad_usage():
+    result = clusterkit("down", "ghost", check=False)
+    assert result.returncode == 1 and "no cluster named 'ghost'" in result.stderr
+    result = clusterkit("down", check=False)
+    assert result.returncode == 2 and "give a NAME or --all" in result.stderr
+    result = clusterkit("up", "--name", "<bad>", check=False)
+    assert result.returncode == 2 and "not a valid name" in result.stderr
+    assert "No clusters are registered" in clusterkit("ls").stdout
+
+
+def test_a_daemon_that_cannot_start_reports_its_log():
+    from clusterkit import daemon
+    from clusterkit.errors import BackendError
+
+    try:
+        daemon.spawn(name="broken", memory_limit="not-a-size", timeout=60)
+    except BackendError as exc:
+        assert "exited" in str(exc) and "not a size" in str(exc)
+    else:  # pragma: no cover - a started daemon would be a bug
+        clusterkit("down", "broken", check=False)
+        raise AssertionError("the daemon started with a bad memory limit")
