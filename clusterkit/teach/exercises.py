@@ -31,9 +31,20 @@ def _wait_idle(timeout: float = 15.0) -> Any:
     """
     client = _client()
     deadline = time.monotonic() + environment.time_window(timeout)
-    while any(client.processing().values()) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        try:
+            busy = sum(client.run(_running_tasks).values())
+        except Exception:  # a worker restarting: ask again
+            busy = 1
+        if not busy:
+            break
         time.sleep(0.1)
     return client
+
+
+def _running_tasks(dask_worker: Any = None) -> int:
+    """Tasks occupying a worker thread, cancelled ones included (the scheduler forgets those)."""
+    return len(getattr(dask_worker, "active_threads", {}) or {})
 
 
 # -- 00 Why distributed --------------------------------------------------------------------
