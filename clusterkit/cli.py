@@ -125,7 +125,10 @@ def _lab(args: argparse.Namespace) -> int:
     root = target if target.is_dir() else target.parent
     first = target if target.is_file() else next(iter(sorted(root.glob("00-*.ipynb"))), None)
     jupyter = shutil.which("jupyter") or "jupyter"
-    command = [jupyter, "lab", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1", *args.extra]
+    command = [jupyter, "lab", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and Binder-like machines run as root
+    command += args.extra
     if first is not None:
         command.append(f"--LabApp.default_url=/lab/tree/{first.relative_to(root).as_posix()}")
     print("Running:", " ".join(command), flush=True)

@@ -47,6 +47,11 @@ def load() -> None:
     # update_defaults keeps values the user already set (YAML files and
     # DASK_* environment variables were read when dask was imported).
     dask.config.update_defaults(defaults)
+    # The registry is read by processes without Dask (the Jupyter server), so its
+    # folder travels as an environment variable, which child processes inherit.
+    folder = dask.config.get("clusterkit.registry.path", default=None)
+    if folder and not os.environ.get("CLUSTERKIT_REGISTRY_DIR"):
+        os.environ["CLUSTERKIT_REGISTRY_DIR"] = os.path.expanduser(str(folder))
     _loaded = True
 
 
