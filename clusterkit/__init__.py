@@ -26,6 +26,7 @@ from clusterkit.errors import (
     RemoteError,
     SSHError,
 )
+from clusterkit.parallel import as_completed, cancel, get, imap, map, remote, wait
 from clusterkit.session import Session, connect, current, sessions, ssh, start, stop_cluster, use
 from clusterkit.widgets import progress
 
@@ -45,15 +46,22 @@ __all__ = [
     "SSHError",
     "Session",
     "__version__",
+    "as_completed",
+    "cancel",
     "connect",
     "current",
+    "get",
+    "imap",
     "load_ipython_extension",
+    "map",
     "progress",
+    "remote",
     "sessions",
     "ssh",
     "start",
     "stop_cluster",
     "use",
+    "wait",
 ]
 
 del _config

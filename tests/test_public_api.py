@@ -3,6 +3,13 @@
 import clusterkit
 
 EXPECTED = {
+    "as_completed",
+    "cancel",
+    "get",
+    "imap",
+    "map",
+    "remote",
+    "wait",
     "ActorError",
     "ActorLostError",
     "ActorRestartedError",
