@@ -41,6 +41,7 @@ from typing import Any
 
 import asyncssh
 import dask.config
+import dask.utils
 from distributed.core import Status
 from distributed.deploy.spec import ProcessInterface, SpecCluster
 from distributed.security import Security
@@ -390,6 +391,11 @@ class _Hosts:
     def connection(self, host: str) -> asyncssh.SSHClientConnection:
         return self.connections[host]
 
+    def reachable(self, host: str) -> bool:
+        """Whether our SSH connection to ``host`` is open (keepalives close it when the host goes silent)."""
+        connection = self.connections.get(host)
+        return connection is not None and not connection.is_closed()
+
     def cpus(self, host: str) -> int | None:
         value = self.host_versions.get(host, {}).get("cpus")
         return int(value) if value else None
@@ -440,6 +446,8 @@ class _Hosts:
         """A process on ``host`` that is importing Dask: a prelaunched one, or a new one."""
         if self.warm.get(host):
             return self.warm[host].pop(0)
+        if not self.reachable(host):  # the connection died (host rebooted, network came back): reconnect
+            self.connections.update(await connect_all([host], self.options))
         process = _RemoteProcess(self, host)
         self.processes.add(process)
         try:
@@ -627,17 +635,34 @@ class SSHCluster(SpecCluster):
             by_host.setdefault(spec["options"]["host"], []).append(name)
         return by_host
 
+    def _usable_hosts(self) -> list[str]:
+        """Worker hosts we still have a connection to (all of them before the cluster started)."""
+        reachable = [h for h in self.worker_hosts if self._hosts.reachable(h)]
+        return reachable or list(self.worker_hosts)
+
     def new_worker_spec(self) -> dict[str, dict[str, Any]]:
-        """The next worker goes to the host with the fewest (ties: the earliest given)."""
+        """The next worker goes to the reachable host with the fewest (ties: the earliest given)."""
         counts = self._counts()
-        host = min(self.worker_hosts, key=lambda h: len(counts.get(h, [])))
+        host = min(self._usable_hosts(), key=lambda h: len(counts.get(h, [])))
         return self._spec_for(host)
+
+    def _rehome_lost_workers(self) -> None:
+        """Workers not running whose host we lost the connection to are started elsewhere instead."""
+        usable = set(self._usable_hosts())
+        for name, spec in list(self.worker_spec.items()):
+            if name not in self.workers and spec["options"]["host"] not in usable:
+                del self.worker_spec[name]
+                self.worker_spec.update(self.new_worker_spec())
 
     def scale(self, n: int = 0, memory: Any = None, cores: Any = None) -> Any:
         """Ask for ``n`` workers in all: add on the least-loaded hosts, remove from the most-loaded."""
         if memory is not None or cores is not None:
             raise SSHError("SSH clusters scale by number of workers: call scale(n).")
         while len(self.worker_spec) > n:
+            not_running = [name for name in self.worker_spec if name not in self.workers]
+            if not_running:  # lost or not yet started: these go first
+                del self.worker_spec[not_running[-1]]
+                continue
             counts = self._counts()
             # Most workers first; among equals the host given last, so the first hosts keep theirs.
             order = {h: i for i, h in enumerate(self.worker_hosts)}
@@ -646,12 +671,22 @@ class SSHCluster(SpecCluster):
         if self.status not in (Status.closing, Status.closed):
             while len(self.worker_spec) < n:
                 self.worker_spec.update(self.new_worker_spec())
+            self._rehome_lost_workers()
         self._call_soon(self._correct_state)
+        # A worker lost moments ago still counts as running until Dask's lost-worker-timeout
+        # has passed; correct again after it, so scaling right after a loss still converges.
+        delay = dask.utils.parse_timedelta(dask.config.get("distributed.deploy.lost-worker-timeout")) or 0
+        if self.loop is not None:
+            self.loop.call_later(delay + 1, self._correct_state_if_running)
         if self.asynchronous:
             from distributed.utils import NoOpAwaitable
 
             return NoOpAwaitable()
         return None
+
+    def _correct_state_if_running(self) -> None:
+        if self.status == Status.running:
+            self._correct_state()
 
     def _call_soon(self, callback: Any) -> None:
         loop = self.loop

@@ -211,6 +211,12 @@ def test_killed_and_partitioned_hosts_mid_map(ssh_test_hosts, ssh_options, tmp_p
         assert [x for x, _ in results] == items  # every result, exactly once, in order
         assert Counter(x for x, _ in results) == Counter(items)
         print(f"\nSSH detection: killed host {killed_detected:.2f} s, partitioned host {partition_detected:.2f} s")
+
+        # Back to three workers: the lost ones are started again (on a host we can still reach).
+        ssh_test_hosts.heal(2)
+        session.scale(3)
+        assert sum(workers_by_host(session).values()) == 3
+        assert [x for x, _ in run_map(session, where, range(10))] == list(range(10))
     finally:
         pathlib.Path(flag).touch()
         pool.shutdown(wait=True)
