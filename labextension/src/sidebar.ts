@@ -230,7 +230,8 @@ export class ClusterSidebar extends Widget {
     list.appendChild(all);
     try {
       const plots = await requestAPI<IIndividualPlots>(`dashboard/${encodeURIComponent(id)}/individual-plots.json`);
-      const entries: [string, string][] = [['Status', '/status'], ...Object.entries(plots)];
+      const plotEntries = Object.entries(plots).sort(([a], [b]) => a.localeCompare(b));
+      const entries: [string, string][] = [['Status', '/status'], ...plotEntries];
       for (const [label, path] of entries) {
         const pane = element('li', 'ck-Pane');
         const link = element('button', 'ck-Pane-link', label.replace(/^Individual /, ''));

@@ -130,7 +130,7 @@ def test_task_stream_pane_renders_bars(page: Any, lab: Lab) -> None:
     run(
         page,
         "import time\nfrom clusterkit import current\n_c = current().client\n"
-        "_futures = _c.map(lambda i: time.sleep(0.4) or i, range(40), pure=False)",
+        "_futures = _c.map(lambda i: time.sleep(0.05) or i, range(300), pure=False)",
     )
 
     def bars() -> int:
@@ -176,11 +176,13 @@ def test_use_in_notebook(page: Any, lab: Lab) -> None:
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'demo.ipynb'})")
     entry = item(page, NAME)
     entry.locator("button[data-action='use']").click()
-    sources = page.evaluate(
-        "() => {" + _NOTEBOOK + " return nb.content.model.sharedModel.cells.map(c => c.getSource()); }"
+    expected = f"%load_ext clusterkit\n%cluster connect {NAME}"
+    page.wait_for_function(
+        "(expected) => {" + _NOTEBOOK + " return nb.content.model.sharedModel.cells"
+        ".some(c => c.getSource() === expected); }",
+        arg=expected,
     )
-    assert f"%load_ext clusterkit\n%cluster connect {NAME}" in sources
-    page.locator(".jp-Notebook .jp-Cell").filter(has_text=f"%cluster connect {NAME}").wait_for()
+    page.locator(".jp-Notebook .jp-Cell .cm-content").filter(has_text="%cluster connect").first.wait_for()
     shot(page, "use-in-notebook")
 
 
