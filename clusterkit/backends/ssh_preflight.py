@@ -1,18 +1,20 @@
 """SSH preflight: check every host, in parallel, before anything is started on any.
 
-For each host, within ``connect_timeout`` seconds:
+For each host, within ``connect_timeout`` seconds (:func:`connect_all`):
 
 1. TCP: the SSH port accepts a connection (refused, unreachable and silent hosts
    each get their own message);
 2. SSH: the server completes a handshake, its host key is in ``known_hosts``
    (unknown keys are refused with the command that trusts them, unless the user
-   opted in to accepting new hosts), and it accepts our key;
-3. Python: the remote interpreter runs, and its Python, dask, distributed and
-   cloudpickle versions match this kernel's (a mismatch is reported as one table).
+   opted in to accepting new hosts; changed keys are always refused), and it
+   accepts our key.
 
-The open connections are handed to the cluster, which runs its processes over
-them. Every failure is an :class:`~clusterkit.errors.SSHError` whose message names
-``host:port`` and says what to fix.
+Then (in :mod:`clusterkit.backends.ssh`, over these connections) the remote Python
+starts and reports its Python, dask, distributed and cloudpickle versions before
+it imports anything; :func:`check_versions` turns a mismatch into one table, and
+:func:`python_failure` explains a Python that is missing or broken. Every failure
+is an :class:`~clusterkit.errors.SSHError` whose message names ``host:port`` and
+says what to fix.
 """
 
 from __future__ import annotations
@@ -253,7 +255,13 @@ async def connect(host: str, options: SSHOptions, *, client_keys: list[Any] | No
             f"SSH login as {options.login!r} to {where} was refused: the server accepted none of {tried}. "
             f"Add {public} to ~{options.login}/.ssh/authorized_keys on {host}, or pass the right --key / --user."
         ) from exc
-    except (TimeoutError, asyncssh.ConnectionLost, ConnectionResetError) as exc:
+    except (asyncssh.ConnectionLost, ConnectionResetError) as exc:
+        sock.close()
+        raise SSHError(
+            f"{where} closed the connection during the SSH handshake. Check that an SSH server (not another "
+            f"service) listens on port {port}, and its log for why it refused us (MaxStartups, AllowUsers)."
+        ) from exc
+    except TimeoutError as exc:
         sock.close()
         raise SSHError(
             f"{where} accepted a TCP connection but did not complete an SSH handshake within {timeout:g} s. "
