@@ -135,7 +135,7 @@ def test_dashboard_plots_are_discovered_and_unknown_names_list_them(cluster):
         assert not frame.proxied  # no Jupyter server in a test process: the direct link
     finally:
         frame.close()
-    with pytest.raises(ClusterkitError, match="Available plots: .*task-stream"):
+    with pytest.raises(ClusterkitError, match=r"Available plots: .*task-stream"):
         widgets.dashboard(cluster, "no-such-plot")
 
 
@@ -149,7 +149,7 @@ def test_session_html_repr_from_template(cluster):
 
 
 def test_progress_of_futures_outside_jupyter_blocks_and_groups(cluster):
-    futures = cluster.client.map(_inc, range(20)) + [cluster.client.submit(sum, [1, 2])]
+    futures = [*cluster.client.map(_inc, range(20)), cluster.client.submit(sum, [1, 2])]
     bar = ck.progress(futures)
     assert isinstance(bar, progress_impl.TextProgress)
     assert "inc" in bar.line() and "sum" in bar.line() and "21/21" in bar.line()

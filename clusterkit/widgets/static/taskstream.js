@@ -11,39 +11,16 @@ const PALETTE = [
 // Same order as clusterkit.widgets.taskstream.KINDS.
 const KIND_COLOUR = [null, "#d62728", "#ff7f0e", "#ffbb78", null, "#000000"];
 
-const stores = new WeakMap();
-
-function storeOf(model) {
-  let store = stores.get(model);
-  if (!store) {
-    store = { rows: [], offset: 0, views: new Set() };
-    stores.set(model, store);
-  }
-  return store;
-}
-
+// anywidget hands each view its own model facade, so the store lives with the view:
+// a new view asks the kernel for a snapshot of everything it still holds.
 function add(model, store, rows, now) {
   const max = model.get("max_events") || 5000;
-  for (const row of rows) store.rows.push(row);
+  for (const row of rows) {
+    store.rows.push(row);
+    if (row[3] > store.lastStop) store.lastStop = row[3];
+  }
   if (store.rows.length > max) store.rows.splice(0, store.rows.length - max);
   if (now) store.offset = Date.now() / 1000 - now;
-  for (const redraw of store.views) redraw();
-}
-
-function initialize({ model }) {
-  const store = storeOf(model);
-  const onMessage = (msg) => {
-    if (!msg || typeof msg !== "object") return;
-    if (msg.type === "snapshot") {
-      store.rows = [];
-      add(model, store, msg.rows || [], msg.now);
-    } else if (msg.type === "events") {
-      add(model, store, msg.rows || [], msg.now);
-    }
-  };
-  model.on("msg:custom", onMessage);
-  model.send({ type: "snapshot" });
-  return () => model.off("msg:custom", onMessage);
 }
 
 function watchVisibility(model, el, onChange) {
@@ -77,7 +54,7 @@ function css(el, name, fallback) {
 }
 
 function render({ model, el }) {
-  const store = storeOf(model);
+  const store = { rows: [], offset: 0, lastStop: 0 };
   el.classList.add("ck-taskstream");
   const header = document.createElement("div");
   header.className = "ck-ts-header";
@@ -124,7 +101,11 @@ function render({ model, el }) {
     ctx.font = `11px ${css(el, "--jp-ui-font-family", "sans-serif")}`;
     ctx.textBaseline = "middle";
 
-    const right = Date.now() / 1000 - store.offset;
+    // Follow the present while work arrives; once the cluster has been idle for most
+    // of a window, hold the last activity on screen instead of scrolling it away.
+    const now = Date.now() / 1000 - store.offset;
+    const right = store.lastStop && now - store.lastStop > 0.9 * windowSeconds
+      ? store.lastStop + 0.1 * windowSeconds : now;
     const left = right - windowSeconds;
     const plotWidth = width - GUTTER - 8;
     const x = (t) => GUTTER + ((t - left) / windowSeconds) * plotWidth;
@@ -147,7 +128,7 @@ function render({ model, el }) {
       const px = x(t);
       ctx.fillStyle = grid;
       ctx.fillRect(px, 0, 0.5, lanes.length * laneHeight);
-      const ago = Math.round(right - t);
+      const ago = Math.round(now - t);
       if (ago % (step * 2) === 0) {
         ctx.fillStyle = text;
         ctx.fillText(ago ? `-${ago}s` : "now", px - 8, axisY);
@@ -216,7 +197,19 @@ function render({ model, el }) {
     timer = visible ? setInterval(draw, 200) : null;
   };
   const redraw = () => { if (visible) draw(); };
-  store.views.add(redraw);
+  const onMessage = (msg) => {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "snapshot") {
+      store.rows = [];
+      store.lastStop = 0;
+    } else if (msg.type !== "events") {
+      return;
+    }
+    add(model, store, msg.rows || [], msg.now);
+    redraw();
+  };
+  model.on("msg:custom", onMessage);
+  model.send({ type: "snapshot" });
   draw();
   schedule();
   const stopWatching = watchVisibility(model, el, (now) => { visible = now; schedule(); });
@@ -224,10 +217,10 @@ function render({ model, el }) {
   model.on("change", onChange);
   return () => {
     clearInterval(timer);
-    store.views.delete(redraw);
+    model.off("msg:custom", onMessage);
     model.off("change", onChange);
     stopWatching();
   };
 }
 
-export default { initialize, render };
+export default { render };
