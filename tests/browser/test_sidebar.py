@@ -159,6 +159,21 @@ def test_task_stream_pane_renders_bars(page: Any, lab: Lab) -> None:
     run(page, "_c.gather(_futures); del _futures")
 
 
+def test_dashboard_pane_is_restored_on_reload(page: Any, lab: Lab) -> None:
+    pane = page.locator(".ck-DashboardPane[data-pane='individual-task-stream']")
+    pane.wait_for(state="attached")
+    # Lab saves its layout to the workspace shortly after a change; give it every chance.
+    page.wait_for_timeout(1500)
+    page.reload()
+    page.wait_for_selector("#clusterkit-sidebar", state="attached", timeout=120_000)
+    pane.wait_for(state="attached", timeout=60_000)
+    page.wait_for_function(
+        "() => [...window.jupyterapp.shell.widgets('main')].some(w => w.context && w.context.path === 'demo.ipynb')",
+        timeout=120_000,
+    )
+    shot(page, "restored")
+
+
 def test_scale_from_sidebar(page: Any, lab: Lab) -> None:
     open_sidebar(page)
     entry = item(page, NAME)
@@ -221,3 +236,17 @@ def test_stop_from_sidebar(page: Any, lab: Lab) -> None:
     listing = run(page, "%cluster list")
     assert NAME not in listing
     shot(page, "stopped")
+
+
+def test_dark_theme(page: Any, lab: Lab) -> None:
+    sidebar = page.locator("#clusterkit-sidebar")
+    open_sidebar(page)
+    light = sidebar.evaluate("node => getComputedStyle(node).backgroundColor")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=60_000)
+    page.wait_for_function(
+        "(light) => getComputedStyle(document.getElementById('clusterkit-sidebar')).backgroundColor !== light",
+        arg=light,
+        timeout=60_000,
+    )
+    shot(page, "dark")
