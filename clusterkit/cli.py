@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import pathlib
-import shutil
 import signal
 import sys
 import time
@@ -124,8 +123,8 @@ def _lab(args: argparse.Namespace) -> int:
         return 2
     root = target if target.is_dir() else target.parent
     first = target if target.is_file() else next(iter(sorted(root.glob("00-*.ipynb"))), None)
-    jupyter = shutil.which("jupyter") or "jupyter"
-    command = [jupyter, "lab", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1"]
+    # This interpreter's JupyterLab, whatever PATH says.
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", "--ServerApp.ip=127.0.0.1"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and Binder-like machines run as root
     command += args.extra

@@ -72,3 +72,52 @@ def test_a_daemon_that_cannot_start_reports_its_log():
     else:  # pragma: no cover - a started daemon would be a bug
         clusterkit("down", "broken", check=False)
         raise AssertionError("the daemon started with a bad memory limit")
+
+
+def test_lab_serves_the_first_notebook_on_loopback(tmp_path):
+    import re
+    import signal
+    import urllib.request
+
+    import nbformat as nbf
+
+    import socket
+
+    nbf.write(nbf.v4.new_notebook(), tmp_path / "00-first.ipynb")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clusterkit.cli", "lab", str(tmp_path), "--no-browser", f"--ServerApp.port={port}",
+         "--IdentityProvider.token=secret-token", "--LabApp.news_url=None"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        url = None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if re.search(rf"http://127\.0\.0\.1:{port}/lab/tree/00-first\.ipynb", line):
+                url = f"http://127.0.0.1:{port}/"
+                break
+        assert url, "JupyterLab did not print its URL:\n" + "".join(seen)
+
+        def page_served() -> bool:  # the URL is printed a moment before the socket accepts
+            try:
+                with urllib.request.urlopen(f"{url}lab/tree/00-first.ipynb?token=secret-token", timeout=30) as page:
+                    return page.status == 200
+            except OSError:
+                return False
+
+        assert wait_until(page_served, timeout=30)
+        with urllib.request.urlopen(f"{url}api/contents?token=secret-token", timeout=30) as response:
+            assert "00-first.ipynb" in response.read().decode()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)  # Jupyter asks for confirmation on the first
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
