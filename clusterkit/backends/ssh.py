@@ -755,7 +755,8 @@ class SSHCluster(SpecCluster):
             )
         count = self.workers_per_host if workers is None else workers
         self.sync(self._check_new_host, host, count)
-        self.hosts.append(host) if host not in self.hosts else None
+        if host not in self.hosts:
+            self.hosts.append(host)
         self.worker_hosts = [*self.worker_hosts, host]
         names: list[str] = []
         for _ in range(count):

@@ -562,6 +562,10 @@ def test_scale_up_down_and_add_host(ssh_test_hosts, ssh_options):
         assert wait_until(lambda: workers_by_host(session) == {hosts[0]: 2, hosts[1]: 2, hosts[2]: 1}, timeout=30)
         with pytest.raises(ck.SSHError, match="already runs workers of this cluster"):
             add_host(session.cluster, hosts[2])
+        nowhere = "10.200.0.99"  # in the test subnet, but no host has it
+        with pytest.raises(ck.SSHError, match=f"^Cannot reach {nowhere}:{ssh_test_hosts.port}: "):
+            add_host(session.cluster, nowhere)
+        assert nowhere not in session.cluster.worker_hosts
 
         session.scale(2)  # from the most-loaded hosts; the later host among equals
         assert workers_by_host(session) == {hosts[0]: 1, hosts[1]: 1}
