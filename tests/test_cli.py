@@ -37,7 +37,11 @@ def test_up_ls_connect_down_leaves_nothing_running():
         # A notebook attaches with the magic and computes on the detached cluster.
         from nbclient import NotebookClient
 
-        cells = ["%load_ext clusterkit", "%cluster connect demo", "ck = __import__('clusterkit'); print(ck.current().client.submit(sum, [20, 22]).result())"]
+        cells = [
+            "%load_ext clusterkit",
+            "%cluster connect demo",
+            "ck = __import__('clusterkit'); print(ck.current().client.submit(sum, [20, 22]).result())",
+        ]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
         NotebookClient(nb, timeout=120, kernel_name="python3").execute()
         assert nb.cells[2].outputs[0]["text"].strip() == "42"
@@ -47,7 +51,9 @@ def test_up_ls_connect_down_leaves_nothing_running():
         assert "Stopped demo." in result.stdout
     finally:
         clusterkit("down", "--all", check=False)
-    assert wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in owned), timeout=10)
+    assert wait_until(
+        lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in owned), timeout=10
+    )
     assert registry.list_records(include_stale=True) == []
 
 
@@ -77,20 +83,30 @@ def test_a_daemon_that_cannot_start_reports_its_log():
 def test_lab_serves_the_first_notebook_on_loopback(tmp_path):
     import re
     import signal
+    import socket
     import urllib.request
 
     import nbformat as nbf
-
-    import socket
 
     nbf.write(nbf.v4.new_notebook(), tmp_path / "00-first.ipynb")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "clusterkit.cli", "lab", str(tmp_path), "--no-browser", f"--ServerApp.port={port}",
-         "--IdentityProvider.token=secret-token", "--LabApp.news_url=None"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "clusterkit.cli",
+            "lab",
+            str(tmp_path),
+            "--no-browser",
+            f"--ServerApp.port={port}",
+            "--IdentityProvider.token=secret-token",
+            "--LabApp.news_url=None",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         url = None
@@ -104,7 +120,9 @@ def test_lab_serves_the_first_notebook_on_loopback(tmp_path):
 
         def page_served() -> bool:  # the URL is printed a moment before the socket accepts
             try:
-                with urllib.request.urlopen(f"{url}lab/tree/00-first.ipynb?token=secret-token", timeout=30) as page:
+                with urllib.request.urlopen(
+                    f"{url}lab/tree/00-first.ipynb?token=secret-token", timeout=30
+                ) as page:
                     return page.status == 200
             except OSError:
                 return False
