@@ -58,6 +58,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
+    // A stopped cluster's dashboard panes have nothing left to show: close them.
+    sidebar.changed.connect((_, clusters) => {
+      const running = new Set(clusters.map(cluster => cluster.id));
+      panes.forEach(pane => {
+        if (!running.has(pane.clusterId)) {
+          pane.dispose();
+        }
+      });
+    });
+
     /** The cluster a command acts on: the one named in args, else the only/first one. */
     async function target(args: { id?: unknown }): Promise<IClusterInfo> {
       if (typeof args.id === 'string' && args.id) {

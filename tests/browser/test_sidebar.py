@@ -235,6 +235,8 @@ def test_stop_from_sidebar(page: Any, lab: Lab) -> None:
     wait_for(lambda: record_named(lab, NAME) is None, what="the record to go")
     listing = run(page, "%cluster list")
     assert NAME not in listing
+    # Its dashboard pane closed with it.
+    page.locator(".ck-DashboardPane").first.wait_for(state="detached", timeout=30_000)
     shot(page, "stopped")
 
 
