@@ -131,8 +131,7 @@ def test_lab_serves_the_first_notebook_on_loopback(tmp_path):
         with urllib.request.urlopen(f"{url}api/contents?token=secret-token", timeout=30) as response:
             assert "00-first.ipynb" in response.read().decode()
     finally:
-        process.send_signal(signal.SIGINT)
-        process.send_signal(signal.SIGINT)  # Jupyter asks for confirmation on the first
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
