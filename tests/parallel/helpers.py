@@ -91,6 +91,12 @@ class Counter:
         time.sleep(seconds)
         return self.value
 
+    def slow_marked(self, seconds: float, marker: str) -> int:
+        """Touch ``marker`` when it starts (so tests know the call is running), then sleep."""
+        pathlib.Path(marker).touch()
+        time.sleep(seconds)
+        return self.value
+
     def fail(self) -> None:
         raise KeyError("no such thing")
 

@@ -31,20 +31,25 @@ def test_restart_after_sigkill_from_constructor_and_from_checkpoint(cluster):
         assert ck.get(handle.get.remote(), timeout=30) == expected
 
 
-def test_in_flight_calls_fail_clearly_or_replay(cluster):
+def test_in_flight_calls_fail_clearly_or_replay(cluster, tmp_path):
     strict = Counter.options(max_restarts=1).remote()
     replaying = Counter.options(max_restarts=1, max_task_retries=1).remote()
-    strict_pid = ck.get(strict.pid.remote())
-    replay_pid = ck.get(replaying.pid.remote())
-    in_flight = strict.slow.remote(3.0)
-    replayed = replaying.slow.remote(3.0)
-    wait_until(lambda: cluster.client.get_events("clusterkit-actors") is not None, timeout=0.3)
-    for pid in {strict_pid, replay_pid}:
-        os.kill(pid, signal.SIGKILL)
+    # One worker death at a time (each actor lives on its own worker), while a call runs.
+    in_flight = _kill_during_call(strict, tmp_path / "strict")
     with pytest.raises(ck.ActorRestartedError, match="max_task_retries"):
         ck.get(in_flight, timeout=60)
-    assert ck.get(replayed, timeout=60) == 0
     assert ck.get(strict.add.remote(1), timeout=30) == 1
+    assert wait_until(lambda: len(cluster.client.scheduler_info(n_workers=-1)["workers"]) == 2, timeout=120)
+    replayed = _kill_during_call(replaying, tmp_path / "replaying")
+    assert ck.get(replayed, timeout=60) == 0  # replayed on the re-created actor
+
+
+def _kill_during_call(handle, marker):
+    pid = ck.get(handle.pid.remote())
+    call = handle.slow_marked.remote(3.0, str(marker))
+    assert wait_until(marker.exists, timeout=30)
+    os.kill(pid, signal.SIGKILL)
+    return call
 
 
 def test_without_restarts_calls_fail_fast_with_actor_lost(cluster):

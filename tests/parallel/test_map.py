@@ -209,7 +209,8 @@ def test_killing_a_worker_mid_map_delivers_every_result_exactly_once(cluster):
     assert killed
     assert sorted(seen) == list(range(60))
     assert set(seen.values()) == {1}
-    # The same through the ordered list form, with another kill.
+    # The same through the ordered list form, with another kill once both workers are back.
+    assert wait_until(lambda: len(client.scheduler_info(n_workers=-1)["workers"]) == 2, timeout=120)
     pids = client.run(os.getpid)
     victim = next(iter(pids.values()))
     timer = threading.Timer(0.5, os.kill, (victim, signal.SIGKILL))
