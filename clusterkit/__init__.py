@@ -6,31 +6,43 @@
 True
 
 In IPython or Jupyter, ``%load_ext clusterkit`` adds the ``%cluster`` magics.
+
+Names are imported on first use, so processes that need one small part (the
+Jupyter server reading the registry, a worker unpickling a batch function) do
+not pay for Dask's client, the widgets and IPython.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from clusterkit import config as _config  # registers clusterkit.* defaults with dask.config
-from clusterkit.errors import (
-    ActorError,
-    ActorLostError,
-    ActorRestartedError,
-    BackendError,
-    ClusterkitError,
-    ClusterNotFoundError,
-    ConfigError,
-    NoClusterError,
-    RegistryError,
-    RemoteError,
-    SSHError,
-)
-from clusterkit.parallel import as_completed, cancel, get, imap, map, remote, wait
-from clusterkit.session import Session, connect, current, sessions, ssh, start, stop_cluster, use
-from clusterkit.widgets import progress
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "ActorError",
+            "ActorLostError",
+            "ActorRestartedError",
+            "BackendError",
+            "ClusterNotFoundError",
+            "ClusterkitError",
+            "ConfigError",
+            "NoClusterError",
+            "RegistryError",
+            "RemoteError",
+            "SSHError",
+        ],
+        "clusterkit.errors",
+    ),
+    **dict.fromkeys(["as_completed", "cancel", "get", "imap", "map", "remote", "wait"], "clusterkit.parallel"),
+    **dict.fromkeys(
+        ["Session", "connect", "current", "sessions", "ssh", "start", "stop_cluster", "use"], "clusterkit.session"
+    ),
+    "progress": "clusterkit.widgets",
+}
 
 __all__ = [
     "ActorError",
@@ -64,7 +76,37 @@ __all__ = [
     "wait",
 ]
 
-del _config
+if TYPE_CHECKING:
+    from clusterkit.errors import (
+        ActorError,
+        ActorLostError,
+        ActorRestartedError,
+        BackendError,
+        ClusterkitError,
+        ClusterNotFoundError,
+        ConfigError,
+        NoClusterError,
+        RegistryError,
+        RemoteError,
+        SSHError,
+    )
+    from clusterkit.parallel.map import imap, map
+    from clusterkit.parallel.remote import as_completed, cancel, get, remote, wait
+    from clusterkit.session import Session, connect, current, sessions, ssh, start, stop_cluster, use
+    from clusterkit.widgets import progress
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'clusterkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def load_ipython_extension(ipython: Any) -> None:
