@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import json
 from typing import Any
 
@@ -139,10 +138,6 @@ class ClustersHandler(ClusterkitAPIHandler):
             from clusterkit import daemon
         except ImportError:
             raise web.HTTPError(501, "This clusterkit has no daemon module, so it cannot start detached clusters.") from None
-        if "ssh_hosts" in options:
-            parameters = inspect.signature(daemon.spawn).parameters
-            if "ssh_hosts" not in parameters:
-                raise web.HTTPError(400, "This clusterkit's daemon cannot start SSH clusters; leave 'ssh_hosts' out.")
         loop = asyncio.get_running_loop()
         try:
             record = await asyncio.wait_for(

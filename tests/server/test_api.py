@@ -361,3 +361,32 @@ async def test_names_are_escaped_wherever_sent(raw):
     assert proxy_missing.code == 404 and b"<script>" not in proxy_missing.body
     assert proxy_missing.headers["Content-Type"].startswith("application/json")
     assert body_of(await raw(f"clusterkit/api/clusters/{record.id}"))["name"] == name
+
+
+async def test_create_passes_the_form_to_the_daemon(raw, monkeypatch):
+    from clusterkit import daemon
+
+    calls = []
+
+    def fake_spawn(**options):
+        calls.append(options)
+        record = registry.ClusterRecord.new(name="over-ssh", kind="ssh", scheduler_address="tcp://127.0.0.1:1",
+                                            owner="daemon")
+        registry.write(record)
+        return record
+
+    monkeypatch.setattr(daemon, "spawn", fake_spawn)
+    body = json.dumps({"name": "over-ssh", "workers": 2, "threads": 2, "memory": "1GiB",
+                       "ssh_hosts": [" host-a ", "host-b"]}).encode()
+    response = await raw("clusterkit/api/clusters", method="POST", body=body)
+    assert response.code == 201, response.body
+    assert calls == [{"name": "over-ssh", "n_workers": 2, "threads_per_worker": 2, "memory_limit": "1GiB",
+                      "ssh_hosts": ["host-a", "host-b"]}]
+    assert body_of(response)["kind"] == "ssh"
+
+
+async def test_create_can_be_turned_off(raw, jp_serverapp):
+    settings = jp_serverapp.web_app.settings["clusterkit_reaper"].settings
+    settings.allow_create = False
+    response = await raw("clusterkit/api/clusters", method="POST", body=b"{}")
+    assert response.code == 403 and "allow_create" in body_of(response)["message"]
