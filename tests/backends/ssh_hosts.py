@@ -121,22 +121,20 @@ class SSHHosts:
                 except psutil.Error:
                     pass
             return found
+        # One sshd serves every loopback host: a process belongs to the host its SSH session
+        # came in on (sshd puts "client port server port" in SSH_CONNECTION). Orphans that
+        # outlived their session keep the variable, so all processes are searched.
         found = []
-        address = self.addresses[index]
-        for pid in self.sshd_pids:
+        wanted = [self.addresses[index], str(self.port)]
+        for proc in psutil.process_iter():
             try:
-                children = psutil.Process(pid).children(recursive=True)
+                if proc.name().startswith("sshd"):
+                    continue
+                connection = proc.environ().get("SSH_CONNECTION", "")
             except psutil.Error:
                 continue
-            for proc in children:
-                try:
-                    if proc.name().startswith("sshd"):
-                        continue
-                    connection = proc.environ().get("SSH_CONNECTION", "")
-                except psutil.Error:
-                    continue
-                if connection.split()[2:3] == [address]:
-                    found.append(proc)
+            if connection.split()[2:4] == wanted:
+                found.append(proc)
         return found
 
     def kill(self, index: int) -> list[int]:

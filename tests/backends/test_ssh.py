@@ -457,7 +457,7 @@ def test_sigkilled_kernel_leaves_nothing_on_any_host(ssh_test_hosts, ssh_options
         pids = json.loads(line)
         assert set(pids) == set(hosts)
         assert all(ssh_test_hosts.processes(i) for i in range(len(hosts)))
-        start = time.monotonic()
+        start, killed_at = time.monotonic(), time.time()
         kernel.send_signal(signal.SIGKILL)
         kernel.wait(10)
         gone = wait_until(lambda: not any(ssh_test_hosts.processes(i) for i in range(len(hosts))),
@@ -465,13 +465,17 @@ def test_sigkilled_kernel_leaves_nothing_on_any_host(ssh_test_hosts, ssh_options
         print(f"\nSSH: after the kernel's SIGKILL every host was empty in {time.monotonic() - start:.2f} s")
         assert gone
 
-        def running(pid: int) -> bool:
+        def still_running(pid: int) -> str | None:
             try:
-                return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                proc = psutil.Process(pid)
+                if proc.status() == psutil.STATUS_ZOMBIE or proc.create_time() > killed_at:
+                    return None  # exited, or the PID now belongs to a new process
+                return " ".join(proc.cmdline())
             except psutil.Error:
-                return False
+                return None
 
-        assert not any(running(pid) for ps in pids.values() for pid in ps)
+        survivors = {pid: still_running(pid) for ps in pids.values() for pid in ps}
+        assert not {pid: cmd for pid, cmd in survivors.items() if cmd}
     finally:
         if kernel.poll() is None:
             kernel.kill()
