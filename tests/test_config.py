@@ -32,12 +32,12 @@ def _in_subprocess(code: str, **env: str) -> str:
 
 
 def test_environment_variables_and_user_settings_win():
-    code = "import clusterkit, dask; print(dask.config.get('clusterkit.local.n-workers'), dask.config.get('distributed.scheduler.worker-ttl'))"
+    code = "import clusterkit.config, dask; print(dask.config.get('clusterkit.local.n-workers'), dask.config.get('distributed.scheduler.worker-ttl'))"
     out = _in_subprocess(code, DASK_CLUSTERKIT__LOCAL__N_WORKERS="3", DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL="2m")
     assert out == "3 2m"
 
 
 def test_dashboard_link_goes_through_the_hub_proxy_on_jupyterhub():
-    code = "import clusterkit, dask; print(dask.config.get('distributed.dashboard.link'))"
+    code = "import clusterkit.config, dask; print(dask.config.get('distributed.dashboard.link'))"
     out = _in_subprocess(code, JUPYTERHUB_SERVICE_PREFIX="/user/ada/")
     assert out == "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status"
