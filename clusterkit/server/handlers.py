@@ -21,7 +21,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from clusterkit import control, registry
-from clusterkit.errors import ClusterkitError
+from clusterkit.errors import ClusterkitError, RegistryError
 
 __all__ = ["PUBLIC_FIELDS", "public_record", "routes", "safe_json"]
 
@@ -80,7 +80,10 @@ class ClusterkitAPIHandler(APIHandler):
 
     # -- records ---------------------------------------------------------------
     def records(self) -> list[registry.ClusterRecord]:
-        return registry.list_records(self.clusterkit.registry_folder())
+        try:
+            return registry.list_records(self.clusterkit.registry_folder())
+        except RegistryError as exc:
+            raise web.HTTPError(503, str(exc)) from None
 
     def record_or_404(self, cluster_id: str) -> registry.ClusterRecord:
         for record in self.records():

@@ -15,6 +15,7 @@ Examples (relative to the server's base URL)::
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import urllib.parse
 from typing import Any
@@ -26,6 +27,7 @@ from jupyter_server_proxy.handlers import ProxyHandler
 from tornado import web
 
 from clusterkit import registry
+from clusterkit.errors import RegistryError
 from clusterkit.server.handlers import safe_json
 
 __all__ = ["DashboardProxyHandler", "dashboard_target", "routes"]
@@ -80,12 +82,17 @@ class DashboardProxyHandler(ProxyHandler):
         await JupyterHandler.prepare(self, _redirect_to_login=False)
         if not self.current_user:
             raise web.HTTPError(403, "Authentication is required to see cluster dashboards.")
-        if not self.authorizer.is_authorized(self, self.current_user, "read", self.auth_resource):
+        allowed = self.authorizer.is_authorized(self, self.current_user, "read", self.auth_resource)
+        if inspect.isawaitable(allowed):
+            allowed = await allowed
+        if not allowed:
             raise web.HTTPError(403, "You are not allowed to see cluster dashboards.")
         self.cluster_id = self.path_kwargs.get("cluster_id", "")
-        record = next(
-            (r for r in registry.list_records(self.clusterkit.registry_folder()) if r.id == self.cluster_id), None
-        )
+        try:
+            records = registry.list_records(self.clusterkit.registry_folder())
+        except RegistryError as exc:
+            raise web.HTTPError(503, str(exc)) from None
+        record = next((r for r in records if r.id == self.cluster_id), None)
         if record is None:
             raise web.HTTPError(404, f"No running cluster has the id {self.cluster_id!r}.")
         self.target = dashboard_target(record)
