@@ -36,7 +36,6 @@ import logging
 import pathlib
 import shlex
 import socket
-import weakref
 from typing import Any
 
 import asyncssh
@@ -351,6 +350,7 @@ class _RemoteProcess:
     async def stop(self, grace: float = 2.0) -> None:
         """End the process: close its stdin (it exits), then kill its process group if it lingers."""
         self.stopping = True
+        self.hosts.processes.discard(self)
         if self.process is None:
             return
         with contextlib.suppress(Exception):
@@ -378,7 +378,7 @@ class _Hosts:
         self.connections: dict[str, asyncssh.SSHClientConnection] = {}
         self.host_versions: dict[str, dict[str, Any]] = {}
         self.warm: dict[str, list[_RemoteProcess]] = collections.defaultdict(list)
-        self.processes: weakref.WeakSet[_RemoteProcess] = weakref.WeakSet()
+        self.processes: set[_RemoteProcess] = set()  # started and not yet stopped
         self.remote_config = _plain_config()
         if security is not None:
             dask.config.update(self.remote_config, _tls_config(security), priority="new")
