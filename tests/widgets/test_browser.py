@@ -31,7 +31,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
 
 NOTEBOOK_CELLS = [
-    "import clusterkit as ck\ns = ck.start(n_workers=2, threads_per_worker=1, memory_limit='1GiB')",
+    "import clusterkit as ck\nimport clusterkit.widgets\ns = ck.start(n_workers=2, threads_per_worker=1, memory_limit='1GiB')",
     # Once the cluster is idle the stream holds its last activity on screen, so the
     # bars stay visible however slowly the test machine runs.
     "stream = ck.widgets.dashboard(s)\nstream",
@@ -136,14 +136,11 @@ def test_task_stream_draws_bars_and_dashboard_iframe_loads(lab):
             _start_kernel_session(url, token)  # so no "Select Kernel" dialog interrupts
             page.goto(f"{url}lab/tree/widgets.ipynb?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-            dialog = page.query_selector(".jp-Dialog .jp-mod-accept")
-            if dialog is not None:
-                dialog.click()
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            _wait_dismissing_dialogs(page, ".jp-Notebook-ExecutionIndicator[data-status='idle']")
             page.click("text=Run", timeout=30_000)
             page.click("text=Run All Cells", timeout=30_000)
 
-            stream = page.wait_for_selector(".ck-taskstream", timeout=120_000)
+            stream = _wait_dismissing_dialogs(page, ".ck-taskstream")
             # Views report whether they are on screen; the kernel polls only for visible ones.
             stream.scroll_into_view_if_needed()
             page.wait_for_function(
@@ -184,6 +181,21 @@ def test_task_stream_draws_bars_and_dashboard_iframe_loads(lab):
                 _shutdown_kernels(url, token)
             finally:
                 browser.close()
+
+
+def _wait_dismissing_dialogs(page, selector: str, timeout: float = 180):
+    """Wait for ``selector``; accept JupyterLab dialogs ("Select Kernel") that pop up meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = page.query_selector(selector)
+        if found is not None:
+            return found
+        accept = page.query_selector(".jp-Dialog .jp-mod-accept")
+        if accept is not None:
+            accept.click()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{selector} did not appear within {timeout} s")
+        page.wait_for_timeout(500)
 
 
 def _start_kernel_session(url: str, token: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CELLS = [
-    "import time\nimport clusterkit as ck\ns = ck.start(n_workers=2, threads_per_worker=1, memory_limit='1GiB')",
+    "import time\nimport clusterkit as ck\nimport clusterkit.widgets\ns = ck.start(n_workers=2, threads_per_worker=1, memory_limit='1GiB')",
     "status = s.widget()\nstatus",
     "stream = ck.widgets.dashboard(s)\nstream",
     "def inc(x):\n    return x + 1\n\nresults = s.client.gather(s.client.map(inc, range(1000)))\nassert results[-1] == 1000",

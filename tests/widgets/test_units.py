@@ -211,3 +211,14 @@ def test_package_functions_are_not_shadowed_by_submodules():
 
     assert callable(clusterkit.widgets.dashboard) and callable(clusterkit.widgets.progress)
     assert clusterkit.progress is clusterkit.widgets.progress
+
+
+def test_es_modules_css_and_templates_ship_in_the_wheel():
+    wheel = pytest.importorskip("hatchling.builders.wheel")
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    shipped = {f.distribution_path for f in wheel.WheelBuilder(str(root)).recurse_included_files()}
+    for name in ("static/status.js", "static/taskstream.js", "static/progress.js", "static/frame.js",
+                 "static/status.css", "templates/session.html.j2"):
+        assert f"clusterkit/widgets/{name}" in shipped
