@@ -828,6 +828,13 @@ def start_ssh(
     """
     if not hosts:
         raise SSHError("Name at least one host, e.g. %cluster ssh 10.0.0.5 10.0.0.6.")
+    for host in hosts:
+        if "@" in host:
+            login, _, name = host.rpartition("@")
+            raise SSHError(
+                f"Write the host without a user: {host!r} should be {name!r} with --user {login} "
+                f"(user={login!r} in Python); one user logs in to every host."
+            )
     if workers_per_host < 0:
         raise SSHError(f"workers_per_host must be 0 or more, not {workers_per_host}.")
     import sys

@@ -369,6 +369,15 @@ def test_several_failing_hosts_give_one_message(ssh_test_hosts, ssh_options, tmp
     assert lines[2].startswith(f"- The SSH host key of {hosts[1]}:")
 
 
+def test_user_in_host_name_is_explained(ssh_test_hosts):
+    with pytest.raises(ck.SSHError) as info:
+        ck.ssh(["ada@node1"])
+    assert str(info.value) == (
+        "Write the host without a user: 'ada@node1' should be 'node1' with --user ada "
+        "(user='ada' in Python); one user logs in to every host."
+    )
+
+
 def test_missing_python(ssh_test_hosts, ssh_options):
     host, port = ssh_test_hosts.addresses[0], ssh_test_hosts.port
     error, _ = timed_error(ck.ssh, [host], **{**ssh_options, "python": "/nowhere/python3"})
