@@ -57,6 +57,9 @@ def test_unknown_and_broken_factories_explain_the_fix():
             start_factory("nope")
         with pytest.raises(ck.BackendError, match="pip install no-such-module-xyz"):
             start_factory("broken")
-    with dask.config.set({"clusterkit.factories": {"x": {"module": "distributed", "class": "Nope"}}}):
-        with pytest.raises(ck.ConfigError, match="has no class 'Nope'"):
-            start_factory("x")
+    missing_class = {"x": {"module": "distributed", "class": "Nope"}}
+    with (
+        dask.config.set({"clusterkit.factories": missing_class}),
+        pytest.raises(ck.ConfigError, match="has no class 'Nope'"),
+    ):
+        start_factory("x")
