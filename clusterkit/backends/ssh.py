@@ -672,21 +672,44 @@ class SSHCluster(SpecCluster):
             while len(self.worker_spec) < n:
                 self.worker_spec.update(self.new_worker_spec())
             self._rehome_lost_workers()
+        self._drop_failed_workers()
         self._call_soon(self._correct_state)
         # A worker lost moments ago still counts as running until Dask's lost-worker-timeout
         # has passed; correct again after it, so scaling right after a loss still converges.
-        delay = dask.utils.parse_timedelta(dask.config.get("distributed.deploy.lost-worker-timeout")) or 0
-        if self.loop is not None:
-            self.loop.call_later(delay + 1, self._correct_state_if_running)
+        self._heal_later()
         if self.asynchronous:
             from distributed.utils import NoOpAwaitable
 
             return NoOpAwaitable()
         return None
 
-    def _correct_state_if_running(self) -> None:
-        if self.status == Status.running:
-            self._correct_state()
+    def _update_worker_status(self, op: str, msg: Any) -> None:
+        super()._update_worker_status(op, msg)
+        if op == "remove":
+            self._heal_later()
+
+    def _heal_later(self) -> None:
+        """After Dask forgets a lost worker (lost-worker-timeout), start a replacement.
+
+        Workers run without nannies (one process each, faster to start), so this is what
+        brings back a killed worker, and what ``client.restart()`` relies on.
+        """
+        delay = dask.utils.parse_timedelta(dask.config.get("distributed.deploy.lost-worker-timeout")) or 0
+        if self.loop is not None:
+            self.loop.call_later(delay + 1, self._heal)
+
+    def _heal(self) -> None:
+        if self.status != Status.running:
+            return
+        self._drop_failed_workers()
+        self._rehome_lost_workers()
+        self._correct_state()
+
+    def _drop_failed_workers(self) -> None:
+        """Forget workers whose start failed, so the next correction tries again."""
+        for name, worker in list(self.workers.items()):
+            if worker.status == Status.failed:
+                del self.workers[name]
 
     def _call_soon(self, callback: Any) -> None:
         loop = self.loop

@@ -212,10 +212,10 @@ def test_killed_and_partitioned_hosts_mid_map(ssh_test_hosts, ssh_options, tmp_p
         assert Counter(x for x, _ in results) == Counter(items)
         print(f"\nSSH detection: killed host {killed_detected:.2f} s, partitioned host {partition_detected:.2f} s")
 
-        # Back to three workers: the lost ones are started again (on a host we can still reach).
+        # Back to three workers: lost ones are replaced (on a host we can still reach).
         ssh_test_hosts.heal(2)
         session.scale(3)
-        assert sum(workers_by_host(session).values()) == 3
+        assert wait_until(lambda: sum(workers_by_host(session).values()) == 3, timeout=60)
         assert [x for x, _ in run_map(session, where, range(10))] == list(range(10))
     finally:
         pathlib.Path(flag).touch()
@@ -585,5 +585,9 @@ def test_scale_up_down_and_add_host(ssh_test_hosts, ssh_options):
         assert wait_until(lambda: not ssh_test_hosts.processes(2), timeout=10)
         results = run_map(session, where, range(10))
         assert [x for x, _ in results] == list(range(10))
+
+        # Workers have no nannies: the cluster replaces the ones restart() shuts down.
+        session.restart()
+        assert wait_until(lambda: workers_by_host(session) == {hosts[0]: 1, hosts[1]: 1}, timeout=60)
     finally:
         session.stop()
