@@ -250,12 +250,31 @@ class TaskStreamWidget(LiveWidget):
         self.flush()
         return True
 
+    def _local_plugin(self) -> Any:
+        """Dask's TaskStreamPlugin when the scheduler runs in this process on our loop.
+
+        A LocalCluster's scheduler does: reading its record directly skips two RPCs
+        and serialising every record twice (the scheduler shares this process's CPU).
+        """
+        scheduler = getattr(self.session.cluster, "scheduler", None)
+        plugins = getattr(scheduler, "plugins", None)
+        if not isinstance(plugins, dict) or getattr(scheduler, "loop", None) is not self.session.client.loop:
+            return None
+        return plugins.get("task-stream")
+
     async def _read_scheduler(self) -> None:
-        scheduler: Any = self.session.client.scheduler
-        index = int(await scheduler.get_task_stream_index())
-        if index == self._cursor:
-            return
-        records = await scheduler.get_task_stream(start_index=self._cursor)
+        plugin = self._local_plugin()
+        if plugin is not None:
+            index = int(plugin.index)
+            if index == self._cursor:
+                return
+            records = plugin.collect(start_index=self._cursor)
+        else:
+            scheduler: Any = self.session.client.scheduler
+            index = int(await scheduler.get_task_stream_index())
+            if index == self._cursor:
+                return
+            records = await scheduler.get_task_stream(start_index=self._cursor)
         new = index - self._cursor
         if new <= len(records):
             records = records[:new]  # the rest arrived after we read the index: next time
