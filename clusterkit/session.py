@@ -186,11 +186,33 @@ class Session:
     def _refresh_record(self) -> None:
         if self.closed or self.cluster is None or self.record is None:
             return
+        self._restore_lost_workers()
         counts = self._counts()
         if any(getattr(self.record, k) != v for k, v in counts.items()):
             for key, value in counts.items():
                 setattr(self.record, key, value)
             registry.write(self.record)
+
+    def _restore_lost_workers(self) -> None:
+        """Start again the local workers Dask gave up on (runs on the client's loop).
+
+        When a worker process dies, its nanny starts a new one; but Dask's
+        ``SpecCluster`` also closes that nanny for good if, at the one moment
+        ``distributed.deploy.lost-worker-timeout`` (15 s) after the death, no worker
+        of that name is registered. A function that crashes workers again and again,
+        or a restart slowed by a loaded machine, hits that moment: the cluster then
+        stays below the size asked for (at 0 workers, every later call hangs). The
+        worker is still in ``worker_spec``, so correcting the state starts it anew.
+        """
+        cluster = self.cluster
+        if self.kind != "local" or cluster is None or getattr(cluster, "status", None) is None:
+            return
+        spec, workers = getattr(cluster, "worker_spec", None), getattr(cluster, "workers", None)
+        if spec is None or workers is None or cluster.status.name != "running" or set(spec) <= set(workers):
+            return
+        logger.warning("clusterkit: restarting %d worker(s) Dask stopped after they died", len(set(spec) - set(workers)))
+        with contextlib.suppress(Exception):
+            cluster._correct_state()
 
     def _on_control(self, event: tuple[float, dict[str, Any]]) -> None:
         """Act on a request sent with :func:`clusterkit.control.send` (runs on the client's loop)."""

@@ -30,7 +30,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
 
 from clusterkit import config
 
-__all__ = ["batched_send_interval", "client", "prepare"]
+__all__ = ["batched_send_interval", "check_connected", "client", "prepare"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,50 @@ def client() -> Client:
     from clusterkit import session
 
     c = session.current().client
+    check_connected(c)
     if c not in _prepared:
         prepare(c)
     return c
+
+
+def check_connected(c: Client) -> None:
+    """Raise :class:`BackendError` at once when ``c`` has lost a scheduler that is gone.
+
+    When its scheduler's connection drops, a Dask client keeps reconnecting for
+    ``distributed.comm.timeouts.connect`` (10 s), and calls made meanwhile wait
+    that long and then fail with Dask's internal errors (a cancelled future, "No
+    clients found"). A scheduler that refuses new connections is not coming back
+    within that time in practice (it was killed): say so in one sentence instead.
+    """
+    status = getattr(c, "status", "running")
+    if status in ("running", "newly-created"):
+        return
+    scheduler = getattr(c, "scheduler", None)
+    address = str(getattr(scheduler, "address", "") or "")
+    if status == "connecting" and _accepts_connections(address):
+        return  # a short network blip: Dask's reconnect may still succeed
+    from clusterkit.errors import BackendError
+
+    raise BackendError(
+        f"The cluster's scheduler at {address or '(unknown)'} is gone: this process lost its connection "
+        f"and the scheduler no longer accepts new ones (client {status}). Its work and results are lost. "
+        "`%cluster list` shows it as lost; start a new cluster with `%cluster start` "
+        "(and `%cluster stop` this one)."
+    )
+
+
+def _accepts_connections(address: str, timeout: float = 1.0) -> bool:
+    import socket
+    import urllib.parse
+
+    parsed = urllib.parse.urlsplit(address)
+    if parsed.scheme not in ("tcp", "tls") or not parsed.hostname or not parsed.port:
+        return True  # cannot probe other transports cheaply; assume alive
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def prepare(c: Client) -> None:
@@ -91,6 +132,27 @@ def _tune_scheduler(interval: float, client_id: str, dask_scheduler: Any = None)
             stream.interval = interval
     if _PLUGIN_NAME not in scheduler.plugins:
         scheduler.add_plugin(_IntervalSchedulerPlugin(interval), name=_PLUGIN_NAME)
+    _check_worker_ttl_every_second(scheduler)
+
+
+def _check_worker_ttl_every_second(scheduler: Any) -> None:
+    """Look for hung workers every second instead of every ``worker-ttl``.
+
+    Dask checks heartbeats on a timer whose period *is* the ttl, so a worker that
+    stops answering is noticed between one and two ttls later (8-16 s with our
+    default). Checking every second makes it one ttl, plus the nanny's 4 s wait
+    for a graceful exit before it kills the hung process.
+    """
+    from tornado.ioloop import PeriodicCallback
+
+    callbacks = scheduler.periodic_callbacks
+    current = callbacks.get("worker-ttl")
+    if current is None or current.callback_time <= 1000:
+        return
+    current.stop()
+    faster = PeriodicCallback(scheduler.check_worker_ttl, 1000)
+    callbacks["worker-ttl"] = faster
+    faster.start()
 
 
 class _IntervalSchedulerPlugin(SchedulerPlugin):
@@ -176,14 +238,18 @@ def remote_error(
     name = type_name or (type(exc).__name__ if exc is not None else "Exception")
     detail = str(exc) if exc is not None else ""
     where = f" on item {index}" if index is not None else ""
-    message = f"{what} raised {name}{where}: {detail}. {fix}"
+    message = f"{what} raised {name}{where}" + (f": {detail}" if detail else "") + f". {fix}"
     if remote_traceback:
         message += "\n\nTraceback on the worker:\n" + remote_traceback.rstrip()
     cls: Any = _remote_error_class(type(exc)) if exc is not None else _remote_error_class(Exception)
     error: Any = cls.__new__(cls)
     from clusterkit.errors import RemoteError
 
-    RemoteError.__init__(error, message, remote_traceback, index)
+    try:
+        RemoteError.__init__(error, message, remote_traceback, index)
+    except TypeError:  # the original type's __init__ wants other arguments (FutureCancelledError)
+        Exception.__init__(error, message)
+        error.remote_traceback, error.index = remote_traceback, index
     if exc is not None:
         with contextlib.suppress(Exception):
             for attr, value in vars(exc).items():

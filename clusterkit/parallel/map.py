@@ -52,12 +52,14 @@ import queue
 import time
 import traceback
 import uuid
+from concurrent.futures import CancelledError
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import cloudpickle
 from distributed import Future
 from distributed import as_completed as dask_as_completed
+from distributed.scheduler import KilledWorker
 
 from clusterkit.parallel import _runtime
 from clusterkit.parallel.progress import make_progress
@@ -80,6 +82,8 @@ FIRST_UNKNOWN_BATCH = 1024
 MAX_BATCH_ITEMS = 1 << 20
 MAX_UNKNOWN_BATCH_ITEMS = 1 << 17
 MAX_BATCH_BYTES = 16 << 20
+#: A batch that kills every worker it runs on is split into this many pieces to find the item.
+KILLER_SPLIT = 16
 #: Functions pickled larger than this are scattered once instead of sent with every batch.
 SCATTER_FUNCTION_BYTES = 1 << 20
 
@@ -312,6 +316,7 @@ class _MapRun:
         self.done: dict[int, tuple[list[Any], BaseException | None]] = {}
         self.retry_queue: list[tuple[int, list[Any], int]] = []
         self.next_index = 0
+        self.submitted = 0
         self.failed = False
         self.tracker = dask_as_completed([], with_results=True)
         self.progress = make_progress(self.source.total, f"ck.map({self.fn_name})", enabled=progress)
@@ -347,7 +352,9 @@ class _MapRun:
         payload = _dumps(columns)
         if len(payload) > MAX_BATCH_BYTES and self.batch_size == "auto":
             self.seconds_per_item = max(self.seconds_per_item or 0.0, TARGET_BATCH_SECONDS / max(1, count // 2))
-        key = f"map-{self.fn_name}-{self.token}-{start}"
+        # Unique per submission: a batch sent again (split, cancelled) must not meet its old key.
+        self.submitted += 1
+        key = f"map-{self.fn_name}-{self.token}-{start}-{self.submitted}"
         future = self.client.submit(
             run_batch, self.function, payload, self.retries, key=key, pure=False, priority=priority
         )
@@ -375,14 +382,21 @@ class _MapRun:
         batch = self.in_flight.pop(future.key, None)
         if batch is None:
             return
+        if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
+            result = result[1]  # as_completed hands a failed future over as (type, exception, traceback)
         if isinstance(result, BaseException) or not isinstance(result, bytes):
+            if isinstance(result, KilledWorker):
+                self._worker_killer(batch, result)
+                return
+            if isinstance(result, CancelledError):  # not by us: the client lost its scheduler
+                _runtime.check_connected(self.client)
             error = _runtime.remote_error(
                 result if isinstance(result, BaseException) else None,
                 "",
                 what=f"ck.map({self.fn_name}): the batch starting at item {batch.start}",
                 index=batch.start,
-                fix="The batch itself failed (worker lost too often, or the function could not be "
-                "loaded on the worker); check that its modules are installed on the workers.",
+                fix="The batch itself failed (the function could not be loaded on the worker?); "
+                "check that its modules are installed on the workers.",
             )
             self._store(batch.start, [], error)
             return
@@ -414,6 +428,32 @@ class _MapRun:
             self.retry_queue.append((batch.start + n_done, rest, batch.count - n_done))
         self._store(batch.start, results, None)
 
+    def _worker_killer(self, batch: _Batch, killed: KilledWorker) -> None:
+        """Every worker that ran ``batch`` died: find the item that kills them.
+
+        Dask gives up on a task after its worker died ``allowed-failures + 1`` times.
+        A batch of several items is split into up to ``KILLER_SPLIT`` pieces that run
+        again, so the error can name the one item that kills (rather than a batch
+        start), and the good items still arrive.
+        """
+        if batch.count > 1:
+            size = math.ceil(batch.count / KILLER_SPLIT)
+            for offset in range(0, batch.count, size):
+                piece = [column[offset : offset + size] for column in batch.columns]
+                self.retry_queue.append((batch.start + offset, piece, len(piece[0])))
+            return
+        error = _runtime.remote_error(
+            None,
+            "",
+            what=f"ck.map({self.fn_name})",
+            index=batch.start,
+            type_name="KilledWorker",
+            fix=f"The worker process running it died each of the {killed.allowed_failures + 1} times it "
+            "was tried: the function crashes the process on that item (os._exit, a crash in compiled "
+            "code, or running out of memory).",
+        )
+        self._store(batch.start, [], error)
+
     def _store(self, start: int, results: list[Any], error: BaseException | None) -> None:
         if error is not None:
             self.failed = True
@@ -440,6 +480,7 @@ class _MapRun:
         return not self.in_flight and not self.done and not self.retry_queue and self.source.exhausted
 
     def results(self) -> Iterator[Any]:
+        checked = time.monotonic()
         try:
             while True:
                 yield from self._deliverable()
@@ -452,6 +493,9 @@ class _MapRun:
                     future, result = self.tracker.queue.get(timeout=0.1)
                 except queue.Empty:
                     self.progress.update(0)
+                    if time.monotonic() - checked > 1:  # a killed scheduler: fail now, not after 10 s
+                        _runtime.check_connected(self.client)
+                        checked = time.monotonic()
                     continue
                 self._receive(future, result)
                 while True:  # take whatever else has arrived, then refill once
