@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import sys
+import tempfile
 import time
 import traceback
 
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 1,2,14")
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario instead of a table")
     args = parser.parse_args(argv)
+    # A registry of our own: the figures must not count (or touch) anyone else's clusters.
+    os.environ["CLUSTERKIT_REGISTRY_DIR"] = tempfile.mkdtemp(prefix="clusterkit-reliability-")
     scenarios = load_all()
     chosen = sorted(scenarios) if not args.only else [int(n) for n in args.only.split(",") if n.strip()]
     unknown = [n for n in chosen if n not in scenarios]
