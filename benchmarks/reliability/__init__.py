@@ -13,6 +13,6 @@ __all__ = ["SCENARIOS", "Result", "load_all"]
 
 def load_all() -> dict[int, tuple[str, object]]:
     """Import every scenario module (each registers its scenarios) and return the registry."""
-    from benchmarks.reliability import faults, leaks, soak  # noqa: F401
+    from benchmarks.reliability import delegated, faults, leaks, soak  # noqa: F401
 
     return SCENARIOS

@@ -82,6 +82,8 @@ FIRST_UNKNOWN_BATCH = 1024
 MAX_BATCH_ITEMS = 1 << 20
 MAX_UNKNOWN_BATCH_ITEMS = 1 << 17
 MAX_BATCH_BYTES = 16 << 20
+#: Seconds to wait for the scheduler's count of worker threads (sizing falls back to 1 slot).
+WORKER_COUNT_TIMEOUT = 3
 #: A batch that kills every worker it runs on is split into this many pieces to find the item.
 KILLER_SPLIT = 16
 #: Functions pickled larger than this are scattered once instead of sent with every batch.
@@ -264,8 +266,11 @@ class _Batch:
 
 def _worker_threads(client: Any) -> int:
     try:
-        return max(1, sum(client.nthreads().values()))
+        # Bounded: a scheduler that just died would hold this call for the whole
+        # reconnect timeout (10 s) before ck.map could say so.
+        return max(1, sum(client.nthreads(callback_timeout=WORKER_COUNT_TIMEOUT).values()))
     except Exception:
+        _runtime.check_connected(client)
         return 1
 
 
