@@ -212,7 +212,7 @@ class Session:
             return
         logger.warning("clusterkit: restarting %d worker(s) Dask stopped after they died", len(set(spec) - set(workers)))
         with contextlib.suppress(Exception):
-            cluster._correct_state()
+            cluster._correct_state()  # type: ignore[attr-defined]
 
     def _on_control(self, event: tuple[float, dict[str, Any]]) -> None:
         """Act on a request sent with :func:`clusterkit.control.send` (runs on the client's loop)."""
