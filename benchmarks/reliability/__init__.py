@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-from benchmarks.reliability._core import SCENARIOS, Result
+from benchmarks.reliability._core import SCENARIOS, Result, Scenario
 
 __all__ = ["SCENARIOS", "Result", "load_all"]
 
 
-def load_all() -> dict[int, tuple[str, object]]:
+def load_all() -> dict[int, tuple[str, Scenario]]:
     """Import every scenario module (each registers its scenarios) and return the registry."""
     from benchmarks.reliability import delegated, faults, leaks, soak  # noqa: F401
 

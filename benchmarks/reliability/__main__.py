@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         title, fn = scenarios[number]
         print(f"# scenario {number}: {title} ...", file=sys.stderr, flush=True)
         try:
-            result = fn(args.full)  # type: ignore[operator]
+            result = fn(args.full)
         except Exception as exc:
             traceback.print_exc()
             result = Result(number, title, {"crashed": f"{type(exc).__name__}: {exc}"[:200]}, "runs", False)

@@ -17,7 +17,7 @@ def record_and_sleep(x: int, folder: str, seconds: float = 0.05) -> int:
 
 def executions(folder: str) -> list[int]:
     """Every item the workers started, from the logs ``record_and_sleep`` wrote."""
-    found = []
+    found: list[int] = []
     for name in os.listdir(folder):
         if name.startswith("ran-"):
             with open(os.path.join(folder, name)) as log:
@@ -73,7 +73,7 @@ def stamp_and_sleep(x: int, folder: str, seconds: float = 0.2) -> int:
 
 
 def start_times(folder: str) -> list[float]:
-    found = []
+    found: list[float] = []
     for name in os.listdir(folder):
         if name.startswith("start-"):
             with open(os.path.join(folder, name)) as log:

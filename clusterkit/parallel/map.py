@@ -52,8 +52,8 @@ import queue
 import time
 import traceback
 import uuid
-from concurrent.futures import CancelledError
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 import cloudpickle
