@@ -137,10 +137,14 @@ def test_task_stream_draws_bars_and_dashboard_iframe_loads(lab):
             page.goto(f"{url}lab/tree/widgets.ipynb?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             _wait_dismissing_dialogs(page, ".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            page.click("text=Run", timeout=30_000)
-            page.click("text=Run All Cells", timeout=30_000)
 
-            stream = _wait_dismissing_dialogs(page, ".ck-taskstream")
+            def run_all() -> None:
+                page.click("text=Run", timeout=30_000)
+                page.click("text=Run All Cells", timeout=30_000)
+
+            run_all()
+            # A late "Select Kernel" dialog can swallow the first Run All: run again if nothing started.
+            stream = _wait_dismissing_dialogs(page, ".ck-taskstream", rerun=run_all)
             # Views report whether they are on screen; the kernel polls only for visible ones.
             stream.scroll_into_view_if_needed()
             page.wait_for_function(
@@ -183,9 +187,13 @@ def test_task_stream_draws_bars_and_dashboard_iframe_loads(lab):
                 browser.close()
 
 
-def _wait_dismissing_dialogs(page, selector: str, timeout: float = 180):
-    """Wait for ``selector``; accept JupyterLab dialogs ("Select Kernel") that pop up meanwhile."""
+def _wait_dismissing_dialogs(page, selector: str, timeout: float = 240, rerun=None):
+    """Wait for ``selector``; accept JupyterLab dialogs ("Select Kernel") that pop up meanwhile.
+
+    ``rerun`` is called again every 30 s while no cell has started executing.
+    """
     deadline = time.monotonic() + timeout
+    next_rerun = time.monotonic() + 30
     while True:
         found = page.query_selector(selector)
         if found is not None:
@@ -193,6 +201,11 @@ def _wait_dismissing_dialogs(page, selector: str, timeout: float = 180):
         accept = page.query_selector(".jp-Dialog .jp-mod-accept")
         if accept is not None:
             accept.click()
+        if rerun is not None and time.monotonic() > next_rerun:
+            prompts = " ".join(page.locator(".jp-InputPrompt").all_inner_texts())
+            if "[*]" not in prompts and not any(c.isdigit() for c in prompts):
+                rerun()
+            next_rerun = time.monotonic() + 30
         if time.monotonic() > deadline:
             raise TimeoutError(f"{selector} did not appear within {timeout} s")
         page.wait_for_timeout(500)
