@@ -12,6 +12,7 @@ is importable; everywhere else (and as a fallback) a one-line text bar on stderr
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from typing import IO, Any, Protocol
@@ -162,7 +163,8 @@ def _display_factory() -> Any:
         try:
             from clusterkit.widgets.progress import ProgressWidget  # type: ignore[import-not-found,unused-ignore]
 
-            return ProgressWidget
+            # _Delayed already waited; the widget must not add a delay of its own.
+            return functools.partial(ProgressWidget, delay=0)
         except Exception:
             pass
     return TextProgress

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["SIDEBAR_COMMAND", "session_html"]
 
 #: The JupyterLab command the sidebar extension registers to show one cluster (args: {"id": ...}).
-SIDEBAR_COMMAND = "clusterkit:open-cluster"
+SIDEBAR_COMMAND = "clusterkit:show-sidebar"  # registered by the labextension (index.ts)
 
 
 @functools.cache

@@ -143,7 +143,7 @@ def test_session_html_repr_from_template(cluster):
     html = cluster._repr_html_()
     assert f"clusterkit session {cluster.name}" in html
     assert "<th>Workers</th><td>2</td>" in html
-    assert 'data-commandlinker-command="clusterkit:open-cluster"' in html
+    assert 'data-commandlinker-command="clusterkit:show-sidebar"' in html
     assert cluster.record.id in html
     assert cluster.dashboard_url in html
 
