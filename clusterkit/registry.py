@@ -32,6 +32,7 @@ from clusterkit.errors import RegistryError
 
 __all__ = [
     "ClusterRecord",
+    "address_reachable",
     "default_directory",
     "find",
     "list_records",
@@ -175,12 +176,12 @@ def owner_alive(record: ClusterRecord) -> bool:
         return True
 
 
-def reachable(record: ClusterRecord, timeout: float = 0.5) -> bool:
-    """Does the scheduler accept TCP connections? (``False`` marks a lost cluster.)"""
+def address_reachable(address: str, timeout: float = 0.5) -> bool:
+    """Does a ``tcp://`` or ``tls://`` address accept connections? Other transports count as yes."""
     import socket
     import urllib.parse
 
-    parsed = urllib.parse.urlsplit(record.scheduler_address)
+    parsed = urllib.parse.urlsplit(address)
     if parsed.scheme not in ("tcp", "tls") or not parsed.hostname or not parsed.port:
         return True  # cannot probe other transports cheaply; assume alive
     try:
@@ -188,6 +189,11 @@ def reachable(record: ClusterRecord, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def reachable(record: ClusterRecord, timeout: float = 0.5) -> bool:
+    """Does the scheduler accept TCP connections? (``False`` marks a lost cluster.)"""
+    return address_reachable(record.scheduler_address, timeout)
 
 
 def list_records(

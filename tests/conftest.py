@@ -46,6 +46,27 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
         time.sleep(interval)
 
 
+def stop_process_tree(pid: int, timeout: float = 15) -> None:
+    """Terminate a process and all its descendants by PID; kill whatever is still there after ``timeout``."""
+    try:
+        root = psutil.Process(pid)
+        family = [*root.children(recursive=True), root]
+    except psutil.Error:
+        return
+    for member in family:
+        try:
+            member.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=timeout)
+    for member in alive:
+        try:
+            member.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
 @pytest.fixture(autouse=True)
 def registry_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """A fresh registry folder per test, inherited by every process the test starts."""

@@ -28,7 +28,7 @@ import dask.utils
 from distributed import Client
 from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
 
-from clusterkit import config
+from clusterkit import config, registry
 
 __all__ = ["batched_send_interval", "check_connected", "client", "prepare"]
 
@@ -72,7 +72,7 @@ def check_connected(c: Client) -> None:
         return
     scheduler = getattr(c, "scheduler", None)
     address = str(getattr(scheduler, "address", "") or "")
-    if status == "connecting" and _accepts_connections(address):
+    if status == "connecting" and registry.address_reachable(address, timeout=1.0):
         return  # a short network blip: Dask's reconnect may still succeed
     from clusterkit.errors import BackendError
 
@@ -82,20 +82,6 @@ def check_connected(c: Client) -> None:
         "`%cluster list` shows it as lost; start a new cluster with `%cluster start` "
         "(and `%cluster stop` this one)."
     )
-
-
-def _accepts_connections(address: str, timeout: float = 1.0) -> bool:
-    import socket
-    import urllib.parse
-
-    parsed = urllib.parse.urlsplit(address)
-    if parsed.scheme not in ("tcp", "tls") or not parsed.hostname or not parsed.port:
-        return True  # cannot probe other transports cheaply; assume alive
-    try:
-        with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def prepare(c: Client) -> None:

@@ -50,16 +50,6 @@ def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` passes; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return bool(value)
-        time.sleep(interval)
-
-
 def namespaces_available() -> bool:
     """Root, ``ip`` and ``sshd`` present: real hosts in namespaces are possible."""
     return os.geteuid() == 0 and shutil.which("ip") is not None and os.path.exists(SSHD)

@@ -27,11 +27,11 @@ import dask
 import psutil
 import pytest
 import ssh_hosts
-from ssh_hosts import wait_until
 
 import clusterkit as ck
 from clusterkit.backends import ssh_preflight
 from clusterkit.backends.ssh import SSHCluster, add_host
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -24,6 +24,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.conftest import stop_process_tree
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -68,24 +70,7 @@ class Lab:
 
 
 def _stop_tree(process: psutil.Process | subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """Terminate a process and every descendant it has, by PID; kill what stays."""
-    try:
-        root = psutil.Process(process.pid)
-        family = [*root.children(recursive=True), root]
-    except psutil.Error:
-        return
-    for member in family:
-        try:
-            member.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(family, timeout=timeout)
-    for member in alive:
-        try:
-            member.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=5)
+    stop_process_tree(process.pid, timeout)
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,9 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
-import psutil
 import pytest
+
+from tests.conftest import stop_process_tree
 
 pytestmark = pytest.mark.slow
 
@@ -46,25 +47,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _stop_tree(pid: int) -> None:
-    try:
-        root = psutil.Process(pid)
-        family = [*root.children(recursive=True), root]
-    except psutil.Error:
-        return
-    for member in family:
-        try:
-            member.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(family, timeout=15)
-    for member in alive:
-        try:
-            member.kill()
-        except psutil.Error:
-            pass
 
 
 @pytest.fixture
@@ -102,7 +84,7 @@ def lab(tmp_path: pathlib.Path) -> Iterator[tuple[str, str, pathlib.Path]]:
                 time.sleep(0.3)
         yield url, token, tmp_path
     finally:
-        _stop_tree(process.pid)
+        stop_process_tree(process.pid)
         log.close()
 
 
