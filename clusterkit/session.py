@@ -319,6 +319,13 @@ class Session:
                 self._loop().add_callback(self._refresher.stop)
         with contextlib.suppress(Exception):
             self.client.close(timeout=5)
+        # A client whose scheduler vanished closes itself without releasing its
+        # event-loop thread, and close() then returns early: release it here
+        # (idempotent), or an "IO loop" thread outlives every session.
+        loop_runner = getattr(self.client, "_loop_runner", None)
+        if loop_runner is not None:
+            with contextlib.suppress(Exception):
+                loop_runner.stop()
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=10)
