@@ -68,8 +68,14 @@ def lab(tmp_path: pathlib.Path) -> Iterator[tuple[str, str, pathlib.Path]]:
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", "--LabApp.news_url=None",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root",
+         "--LabApp.expose_app_in_browser=True",
          f"--ServerApp.root_dir={root}"],
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)}, stdout=log, stderr=subprocess.STDOUT,
+        # Own workspaces and settings: a layout saved by another test (or a user) must not be
+        # restored here, or it reopens stale notebooks and their kernel dialogs.
+        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime),
+             "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+             "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")},
+        stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -118,11 +124,13 @@ def test_task_stream_draws_bars_and_dashboard_iframe_loads(lab):
             _start_kernel_session(url, token)  # so no "Select Kernel" dialog interrupts
             page.goto(f"{url}lab/tree/widgets.ipynb?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-            _wait_dismissing_dialogs(page, ".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            _wait_for_idle_kernel(url, token)
+            page.wait_for_function("() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel",
+                                   timeout=120_000)
 
             def run_all() -> None:
-                page.click("text=Run", timeout=30_000)
-                page.click("text=Run All Cells", timeout=30_000)
+                # The command itself, not menu clicks: menus move and popups cover them.
+                page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
             run_all()
             # A late "Select Kernel" dialog can swallow the first Run All: run again if nothing started.
@@ -191,6 +199,16 @@ def _wait_dismissing_dialogs(page, selector: str, timeout: float = 240, rerun=No
         if time.monotonic() > deadline:
             raise TimeoutError(f"{selector} did not appear within {timeout} s")
         page.wait_for_timeout(500)
+
+
+def _wait_for_idle_kernel(url: str, token: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kernels = json.loads(urllib.request.urlopen(f"{url}api/kernels?token={token}", timeout=30).read())
+        if kernels and all(k["execution_state"] == "idle" for k in kernels):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"no idle kernel within {timeout} s")
 
 
 def _start_kernel_session(url: str, token: str) -> None:
