@@ -17,26 +17,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from clusterkit import errors as _errors  # standard library only: cheap to import
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY = {
-    **dict.fromkeys(
-        [
-            "ActorError",
-            "ActorLostError",
-            "ActorRestartedError",
-            "BackendError",
-            "ClusterNotFoundError",
-            "ClusterkitError",
-            "ConfigError",
-            "NoClusterError",
-            "RegistryError",
-            "RemoteError",
-            "SSHError",
-        ],
-        "clusterkit.errors",
-    ),
+    **dict.fromkeys(_errors.__all__, "clusterkit.errors"),
     **dict.fromkeys(["as_completed", "cancel", "get", "imap", "map", "remote", "wait"], "clusterkit.parallel"),
     **dict.fromkeys(
         ["Session", "connect", "current", "sessions", "ssh", "start", "stop_cluster", "use"], "clusterkit.session"
