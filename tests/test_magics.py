@@ -112,7 +112,7 @@ def test_the_whole_lifecycle_in_one_shell(shell):
         assert error is None and "3 workers" in output
         output, error = run(shell, "run", "import os\nprint('hello from', os.getpid())")
         assert error is None
-        blocks = [b for b in output.split("[tcp://") if b]
+        blocks = [b for b in output.split("[tls://") if b]
         assert len(blocks) == 3 and all("hello from" in b for b in blocks)
         output, error = run(shell, "run --workers 0", "print('only one')")
         assert output.count("only one") == 1
@@ -203,6 +203,6 @@ def test_magics_in_a_real_kernel():
     texts = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
     assert "nb" in texts[2] and "running" in texts[2]
     assert "3 workers" in texts[3]
-    assert texts[4].count("worker pid") == 3 and texts[4].count("[tcp://127.0.0.1:") == 3
+    assert texts[4].count("worker pid") == 3 and texts[4].count("[tls://127.0.0.1:") == 3
     assert "Stopped 'nb'" in texts[5]
     assert "No clusters are registered" in texts[6]
