@@ -575,10 +575,7 @@ def ssh(
     else:
         credentials = tls.create(record_id, **user_files)
     try:
-        cluster = start_ssh(
-            host_list, workers_per_host=workers_per_host, security=credentials,
-            record_id=record_id if credentials is not None else None, **options,
-        )
+        cluster = start_ssh(host_list, workers_per_host=workers_per_host, security=credentials, **options)
     except BaseException:
         registry.remove(record_id)
         raise
