@@ -32,6 +32,9 @@ import clusterkit as ck
 from clusterkit.backends import ssh_preflight
 from clusterkit.backends.ssh import SSHCluster, add_host
 from tests.conftest import wait_until
+from tests.security.attacks import assert_owner_still_works, assert_refused, attack
+from tests.security.conftest import reachable_registry  # noqa: F401  (a fixture)
+from tests.security.users import other_user  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -610,3 +613,18 @@ def test_scale_up_down_and_add_host(ssh_test_hosts, ssh_options):
         assert wait_until(lambda: workers_by_host(session) == {hosts[0]: 1, hosts[1]: 1}, timeout=60)
     finally:
         session.stop()
+
+
+# -- another local user (issue 11) -----------------------------------------------------------------------------
+def test_ssh_cluster_refuses_another_user(other_user, reachable_registry, ssh_test_hosts, ssh_options):  # noqa: F811
+    """A second unix user on the kernel's machine cannot use, control or read an SSH cluster."""
+    session = ck.ssh(ssh_test_hosts.addresses[:2], name="remote", **ssh_options)
+    try:
+        record = session.record
+        assert record is not None and record.scheduler_address.startswith("tls://")
+        assert_refused(attack(other_user, record, reachable_registry))
+        assert session.client.submit(operator.add, 1, 2).result() == 3
+        assert_owner_still_works(record)
+    finally:
+        session.stop()
+    assert list(reachable_registry.iterdir()) == []
