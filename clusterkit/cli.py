@@ -46,15 +46,18 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
+    from clusterkit.backends.gateway import gateway_records
     from clusterkit.magics import format_table
 
     registry.prune()
-    records = registry.list_records()
+    records, note = gateway_records(registry.list_records())  # + this user's Dask Gateway clusters
     if args.json:
         statuses = registry.statuses(records)
         print(json.dumps([{**r.to_json(), "status": statuses[r.id]} for r in records], indent=1))
     else:
         print(format_table(records))
+    if note:
+        print(note, file=sys.stderr)
     return 0
 
 

@@ -28,7 +28,7 @@ from clusterkit import options, registry
 from clusterkit import session as sessions
 from clusterkit.errors import ClusterkitError, OptionError
 
-__all__ = ["ClusterMagics", "format_table", "parse"]
+__all__ = ["ClusterMagics", "format_table", "list_clusters", "parse"]
 
 _DESCRIPTION = "Start, attach to, scale, inspect and stop Dask clusters from a notebook."
 _EXAMPLES = """
@@ -37,6 +37,8 @@ examples:
   %cluster start --memory 2GiB --adapt 1:4
   %cluster ssh node1 node2 --user ada     scheduler on node1, workers on both
   %cluster connect demo                   attach to a cluster started elsewhere (clusterkit up)
+  %cluster gateway --options worker_memory=4 -n 2   a cluster on the Dask Gateway in your Dask config
+  %cluster connect gateway:NAME           attach to a cluster running on the Dask Gateway
   %cluster scale 4                        or: %cluster scale --adapt 0:8
   %cluster list                           every registered cluster
   %cluster dashboard                      live task stream; %cluster dashboard progress
@@ -98,8 +100,36 @@ def _host(text: str) -> str:
     return text
 
 
+def _gateway_name(text: str) -> str:
+    """``gateway:<cluster name>``: names on a Dask Gateway are letters, digits, ``. _ -``."""
+    name = text.removeprefix("gateway:")
+    if not registry.valid_name(name):
+        raise argparse.ArgumentTypeError(f"{text!r} is not gateway:NAME with a Dask Gateway cluster name")
+    return text
+
+
+def _gateway_address(text: str) -> str:
+    import urllib.parse
+
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or " " in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Dask Gateway address like http://127.0.0.1:8000")
+    return text
+
+
+def _gateway_option(text: str) -> tuple[str, Any]:
+    from clusterkit.backends.gateway import parse_option
+
+    try:
+        return parse_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _target(text: str) -> str:
-    """A cluster name, id or scheduler address."""
+    """A cluster name, id, scheduler address or ``gateway:<cluster name>``."""
+    if text.startswith("gateway:"):
+        return _gateway_name(text)
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme in ("tcp", "tls", "ws", "wss", "inproc", "ucx") and rest and " " not in rest:
@@ -164,6 +194,22 @@ def _build_parser() -> _Parser:
         "--insecure", action="store_true", help="no TLS: anyone who can reach the hosts' ports can run code as you"
     )
     ssh.add_argument("--add", type=_host, metavar="HOST", help="add a host to the current SSH cluster")
+
+    gateway = verb(
+        "gateway",
+        "start a cluster on a Dask Gateway (address, auth and options default to Dask's gateway.* config)",
+        "%cluster gateway http://127.0.0.1:8000 --options worker_memory=4 -n 2",
+    )
+    gateway.add_argument("address", nargs="?", type=_gateway_address, metavar="ADDRESS")
+    gateway.add_argument(
+        "--options", nargs="+", type=_gateway_option, default=[], metavar="K=V", help="the gateway's cluster options"
+    )
+    gateway.add_argument("-n", "--workers", type=_count, help="workers to ask for once it runs (default: none)")
+    gateway.add_argument("--adapt", type=_range, metavar="MIN:MAX", help="let the gateway scale between MIN and MAX")
+    gateway.add_argument("--name", type=_name, help="a name to refer to the cluster by (default gateway-N)")
+    gateway.add_argument(
+        "--detach", action="store_true", help="keep the cluster running on the gateway after this kernel ends"
+    )
 
     connect = verb("connect", "attach to a running scheduler or a registered cluster", "%cluster connect demo")
     connect.add_argument("target", type=_target, metavar="ADDRESS|NAME")
@@ -230,6 +276,8 @@ def _check_combinations(args: argparse.Namespace) -> None:
         raise UsageError("%cluster ssh: give at least one HOST (or --add HOST). See `%cluster ssh --help`.")
     if args.verb == "ssh" and args.tls and args.insecure:
         raise UsageError("%cluster ssh: --tls and --insecure contradict each other; TLS is the default.")
+    if args.verb == "gateway" and args.workers is not None and args.adapt is not None:
+        raise UsageError("%cluster gateway: give -n N or --adapt MIN:MAX, not both.")
     if args.verb == "start" and args.detach and args.factory:
         raise UsageError("%cluster start: --detach works with local clusters only, not with --factory.")
 
@@ -249,7 +297,7 @@ def format_table(records: list[registry.ClusterRecord], current: str | None = No
     statuses = registry.statuses(records)  # concurrent probes: a long list stays fast
     for r in records:
         status = statuses[r.id]
-        owner = r.owner if r.owner in ("daemon", "process") else f"kernel {r.owner[:8]}"
+        owner = r.owner if r.owner in ("daemon", "process", "gateway") else f"kernel {r.owner[:8]}"
         mark = "*" if current is not None and r.id == current else ""
         rows.append(
             [
@@ -268,6 +316,15 @@ def format_table(records: list[registry.ClusterRecord], current: str | None = No
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [headers, *rows]
     )
+
+
+def list_clusters(current: str | None = None) -> str:
+    """``%cluster list`` / ``clusterkit ls``: the registry, plus this user's clusters on the configured Dask Gateway."""
+    from clusterkit.backends.gateway import gateway_records
+
+    records, note = gateway_records(registry.list_records())
+    table = format_table(records, current)
+    return f"{table}\n{note}" if note else table
 
 
 @magics_class
@@ -324,6 +381,10 @@ class ClusterMagics(Magics):
         )
         _display(session)
 
+    def _gateway(self, args: argparse.Namespace, cell: str | None) -> None:
+        chosen = {"name": args.name, "n_workers": args.workers, "adapt": args.adapt, "detach": args.detach}
+        _display(sessions.gateway(args.address, **chosen, **dict(args.options)))
+
     def _connect(self, args: argparse.Namespace, cell: str | None) -> None:
         _display(sessions.connect(args.target, name=args.name))
 
@@ -367,7 +428,7 @@ class ClusterMagics(Magics):
             current_id = current.record.id if current.record is not None else None
         except ClusterkitError:
             current_id = None
-        print(format_table(registry.list_records(), current_id))
+        print(list_clusters(current_id))
 
     def _restart(self, args: argparse.Namespace, cell: str | None) -> None:
         session = sessions.current()

@@ -53,7 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["local", "ssh", "address", "factory"]
+Kind = Literal["local", "ssh", "address", "factory", "gateway"]
 Status = Literal["starting", "running", "stopping", "lost"]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Ids name files: no dots, no slashes, so no id can leave the registry folder.
@@ -83,6 +83,8 @@ class ClusterRecord:
     threads: int = 0
     memory_bytes: int = 0
     status: Status = "running"
+    #: A browser link for a dashboard served elsewhere (a Dask Gateway's proxy), else ``None``.
+    dashboard_url: str | None = None
 
     @classmethod
     def new(

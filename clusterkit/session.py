@@ -38,7 +38,7 @@ from clusterkit.backends import address as address_backend
 from clusterkit.errors import BackendError, ClusterkitError, ClusterNotFoundError, NoClusterError
 from clusterkit.options import WorkerOptions
 
-__all__ = ["Session", "connect", "current", "own", "sessions", "ssh", "start", "stop_cluster", "use"]
+__all__ = ["Session", "connect", "current", "gateway", "own", "sessions", "ssh", "start", "stop_cluster", "use"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ class Session:
                 owner=owner or owner_id(),
                 **info,
             )
+            if kind == "gateway":  # its dashboard is served by the gateway's proxy, for browsers too
+                self.record.dashboard_url = getattr(cluster, "dashboard_link", None)
             # Listen before telling anyone the cluster exists, so no request is lost.
             client.subscribe_topic(control.TOPIC, self._on_control)
             self._wait_until_subscribed()
@@ -132,6 +134,8 @@ class Session:
         return dashboard_url(self)
 
     def _dashboard_port(self) -> int | None:
+        if self.kind == "gateway":  # the scheduler's own port is inside the gateway, not for us
+            return None
         try:
             port = self.client.scheduler_info()["services"].get("dashboard")
         except Exception:  # a scheduler that is going away
@@ -583,12 +587,19 @@ def ssh(
 
 
 def connect(address_or_name: str, name: str | None = None, *, security: Security | None = None) -> Session:
-    """Attach to a running scheduler (``tls://...``, ``tcp://...``) or a registered cluster (name or id).
+    """Attach to a running scheduler (``tls://...``, ``tcp://...``), a registered cluster (name or id),
+    or a cluster on the Dask Gateway (``gateway:<cluster name>``).
 
     A registered TLS cluster is reached with its credentials from the registry folder
     (only the user who started it has them); a bare ``tls://`` address needs ``security=``.
     """
+    from clusterkit.backends import gateway as gateway_backend
+
+    if address_or_name.startswith(gateway_backend.PREFIX):
+        return _attach_gateway(address_or_name, None, name)
     address, record = address_backend.resolve(address_or_name)
+    if record is not None and record.kind == "gateway":
+        return _attach_gateway(gateway_backend.cluster_name(address) or record.name, record, name)
     if security is None and record is not None:
         security = tls.for_record(record)
     if security is None and address.startswith("tls://"):
@@ -612,6 +623,64 @@ def connect(address_or_name: str, name: str | None = None, *, security: Security
         session = Session(name=name or _unique_name("address"), kind="address", client=client)
         # We do not own the scheduler: stopping the session only disconnects.
         session.cluster = None
+    return _add(session)
+
+
+def gateway(
+    address: str | None = None,
+    *,
+    name: str | None = None,
+    n_workers: int | None = None,
+    adapt: tuple[int, int] | None = None,
+    detach: bool = False,
+    auth: Any = None,
+    **options: Any,
+) -> Session:
+    """Start a cluster on a Dask Gateway, connect to it and make it current.
+
+    ``address`` and ``auth`` default to dask-gateway's own config (``gateway.address``,
+    ``gateway.auth``), and ``options`` (the gateway's cluster options, such as
+    ``worker_memory=4``) to ``gateway.cluster.options``. ``detach=True`` leaves the
+    cluster running on the gateway when this process ends (stop it with
+    ``ck.stop_cluster("gateway:<name>")``).
+    """
+    from clusterkit.backends.gateway import proxy_error, start_cluster
+
+    if name is not None:
+        _check_name(name)
+    cluster = start_cluster(address, options, detach=detach, auth=auth)
+    try:
+        session = own(cluster, "gateway", name)
+    except (OSError, TimeoutError) as exc:
+        with contextlib.suppress(Exception):
+            cluster.close(shutdown=True)  # detached or not: nobody can use it
+        raise proxy_error(cluster, exc) from exc
+    if n_workers is not None:
+        session.scale(n_workers)
+    if adapt is not None:
+        session.adapt(*adapt)
+    return session
+
+
+def _attach_gateway(cluster: str, record: registry.ClusterRecord | None, name: str | None) -> Session:
+    """A session on a gateway cluster this process did not start: it may scale it; stop only disconnects."""
+    from clusterkit.backends.gateway import PREFIX, attach_cluster, proxy_error
+
+    gateway_cluster = attach_cluster(cluster)
+    try:
+        try:
+            client = _client(gateway_cluster)
+        except (OSError, TimeoutError) as exc:
+            raise proxy_error(gateway_cluster, exc) from exc
+        session_name = name or (record.name if record is not None else cluster.removeprefix(PREFIX))
+        if session_name in _sessions or not registry.valid_name(session_name):
+            session_name = _unique_name("gateway")
+        session = Session(
+            name=session_name, kind="gateway", client=client, cluster=gateway_cluster, record=record, owned=False
+        )
+    except BaseException:
+        gateway_cluster.close()
+        raise
     return _add(session)
 
 
@@ -650,13 +719,30 @@ def stop_cluster(name_or_id: str) -> str:
     if session is not None:
         session.stop()
         return f"Stopped {name_or_id!r}."
+    from clusterkit.backends import gateway as gateway_backend
+
     record = registry.find(name_or_id)
+    if name_or_id.startswith(gateway_backend.PREFIX) or (record is None and _on_gateway(name_or_id)):
+        gateway_backend.stop_cluster(name_or_id)
+        return f"Asked the Dask Gateway to stop {name_or_id.removeprefix(gateway_backend.PREFIX)!r}."
     if record is None:
         raise ClusterNotFoundError(
             f"No cluster named {name_or_id!r} here or in the registry. `%cluster list` shows what exists."
         )
     control.send(record, "stop")
     return f"Asked the owner of {record.name!r} ({record.owner}, pid {record.owner_pid}) to stop it."
+
+
+def _on_gateway(cluster_name: str) -> bool:
+    """Is ``cluster_name`` one of this user's clusters on the configured Dask Gateway?"""
+    from clusterkit.backends import gateway as gateway_backend
+
+    if gateway_backend.configured_address() is None:
+        return False
+    try:
+        return any(r.name == cluster_name for r in gateway_backend.list_clusters())
+    except ClusterkitError:  # a gateway that is down: the name is simply not known
+        return False
 
 
 def stop_all() -> None:

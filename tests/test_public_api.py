@@ -25,6 +25,7 @@ EXPECTED = {
     "__version__",
     "connect",
     "current",
+    "gateway",
     "load_ipython_extension",
     "progress",
     "sessions",

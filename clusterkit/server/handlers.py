@@ -20,7 +20,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from clusterkit import control, registry
+from clusterkit import control, links, registry
 from clusterkit.errors import ClusterkitError, RegistryError
 
 __all__ = ["PUBLIC_FIELDS", "public_record", "routes", "safe_json"]
@@ -53,9 +53,7 @@ def public_record(record: registry.ClusterRecord, base_url: str, notebook_path: 
     """The API's view of one record: the listed fields and two derived ones."""
     data = {field: getattr(record, field) for field in PUBLIC_FIELDS}
     data["notebook_path"] = notebook_path
-    data["dashboard_url"] = (
-        url_path_join(base_url, "clusterkit", "dashboard", record.id) + "/" if record.dashboard_port else None
-    )
+    data["dashboard_url"] = links.dashboard_url(base_url, record.id) if record.dashboard_port else None
     return data
 
 
