@@ -87,6 +87,15 @@ class ClusterkitServer(Configurable):
         config=True,
         help="Seconds the dashboard proxy waits to connect to a cluster's Dask dashboard.",
     )
+    dashboard_link_lifetime = Float(
+        12 * 3600.0,
+        config=True,
+        help=(
+            "Seconds a sandboxed dashboard page keeps working. A dashboard opened in a frame or tab "
+            "moves under a random '~<capability>' path that stands for the user (the sandbox sends "
+            "no Jupyter cookie); after this long, or a server restart, reopen the dashboard."
+        ),
+    )
     proxy_request_timeout = Float(
         300.0,
         config=True,
