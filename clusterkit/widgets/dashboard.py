@@ -73,8 +73,16 @@ def _dashboard_port(session: Session) -> int | None:
     return port
 
 
+def _gateway_root(session: Session) -> str | None:
+    """``http://gateway/clusters/<name>/``: a Dask Gateway serves its clusters' dashboards itself."""
+    link = str(session.client.dashboard_link or "") if session.kind == "gateway" else ""
+    return link.rsplit("/", 1)[0] + "/" if link.startswith(("http://", "https://")) else None
+
+
 def direct_root(session: Session) -> str | None:
     """``http://host:port/`` of the scheduler's dashboard as this kernel reaches it."""
+    if session.kind == "gateway":
+        return _gateway_root(session)
     port = _dashboard_port(session)
     if port is None:
         return None
@@ -94,7 +102,7 @@ def proxied_url(session: Session, path: str) -> str | None:
     for a path that is not one of Dask's dashboard pages.
     """
     base = links.jupyter_base_url()
-    if base is None or session.record is None:
+    if base is None or session.record is None or session.kind == "gateway":  # the gateway's own proxy serves browsers
         return None
     server = links.parent_server()
     if server is not None and not _server_has_clusterkit_route(str(server.get("url"))):
@@ -104,6 +112,9 @@ def proxied_url(session: Session, path: str) -> str | None:
 
 def dashboard_url(session: Session, path: str = "status") -> str | None:
     """What :attr:`Session.dashboard_url` returns: proxied when a Jupyter server is known."""
+    if session.kind == "gateway":
+        root = _gateway_root(session)
+        return None if root is None else root + path.lstrip("/")
     if _dashboard_port(session) is None:
         return None
     proxied = proxied_url(session, path)
