@@ -49,6 +49,17 @@ class ClusterkitServer(Configurable):
             "requests are refused with 400, as a typo rather than a plan."
         ),
     )
+    max_starting_clusters = Int(
+        2,
+        config=True,
+        help=(
+            "Most 'New cluster' requests (POST /clusterkit/api/clusters) this server runs at once. "
+            "Starting a cluster costs a daemon process and seconds of CPU; more concurrent requests "
+            "are refused with 429 until one has finished."
+        ),
+    )
+    #: Clusters this server is starting now (not configuration: counted by the REST handler).
+    starting_now = Int(0)
     create_timeout = Float(
         120.0,
         config=True,
