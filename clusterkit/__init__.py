@@ -80,7 +80,7 @@ if TYPE_CHECKING:
     from clusterkit.parallel.map import imap, map
     from clusterkit.parallel.remote import as_completed, cancel, get, remote, wait
     from clusterkit.session import Session, connect, current, sessions, ssh, start, stop_cluster, use
-    from clusterkit.widgets import progress
+    from clusterkit.widgets.progress import progress
 
 
 def __getattr__(name: str) -> Any:

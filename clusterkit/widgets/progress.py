@@ -1,103 +1,32 @@
-"""Progress bars for work on the cluster: a widget in Jupyter, a text bar elsewhere.
+"""The progress bar widget, and ``ck.progress`` for futures.
 
-:class:`ProgressWidget` is what ``ck.map`` / ``ck.imap`` show inside Jupyter;
-:class:`TextProgress` has the same methods and draws on a terminal; :func:`progress_bar`
-picks one. :func:`progress` (``ck.progress``) follows futures, grouped by the
-function that made them.
+:class:`ProgressWidget` is what ``ck.map`` / ``ck.imap`` show inside Jupyter (see
+:mod:`clusterkit.parallel.progress`, which owns the counting, the text bar and the
+delay; this module only draws). :func:`progress` (``ck.progress``) follows futures,
+grouped by the function that made them.
 
-Both bars stay invisible for the first ``delay`` seconds (half a second): quick work
-shows nothing. Counting is cheap and thread-safe; what is shown refreshes at most
-ten times a second (the text bar five).
-
->>> bar = progress_bar(total=100, label="square")      # doctest: +SKIP
->>> for _ in range(100):
-...     bar.update(1)                                    # doctest: +SKIP
->>> bar.close()                                          # doctest: +SKIP
+A widget is displayed by the thread that calls :meth:`ProgressWidget.show` (or
+:func:`show_progress_widget`), so it lands in the cell that thread runs for. What is
+shown refreshes at most ten times a second; counting is cheap and thread-safe.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections import Counter
-from typing import IO, Any, Protocol
+from typing import Any
 
 import anywidget
 import traitlets
 from dask.utils import key_split
 
-from clusterkit.widgets._live import STATIC, LoopPoller, in_jupyter_kernel
+from clusterkit.parallel.progress import Tally, TextProgress, in_jupyter_kernel
+from clusterkit.widgets._live import STATIC, LoopPoller
 
-__all__ = ["ProgressBar", "ProgressWidget", "TextProgress", "progress", "progress_bar"]
+__all__ = ["ProgressWidget", "progress", "show_progress_widget"]
 
-DELAY = 0.5  # seconds of work before a bar appears
 _SYNC_INTERVAL = 0.1
-
-
-class ProgressBar(Protocol):
-    """What ``ck.map`` needs from a progress bar."""
-
-    def update(self, n_items: int = 1) -> None: ...
-    def set_total(self, total: int | None) -> None: ...
-    def close(self) -> None: ...
-
-
-class _Tally:
-    """Counts per group (function name), with rate and ETA. Thread-safe."""
-
-    def __init__(self, label: str, total: int | None) -> None:
-        self.lock = threading.Lock()
-        self.started = time.monotonic()
-        self.finished_at: float | None = None
-        self.groups: dict[str, dict[str, Any]] = {}
-        self.default = label or "items"
-        self.add_group(self.default, total)
-
-    def add_group(self, name: str, total: int | None) -> None:
-        with self.lock:
-            group = self.groups.setdefault(name, {"name": name, "done": 0, "total": None, "erred": 0})
-            group["total"] = total
-
-    def advance(self, name: str | None, n: int = 1, erred: int = 0) -> None:
-        with self.lock:
-            group = self.groups.get(name or self.default)
-            if group is None:
-                group = self.groups[name or self.default] = {"name": name, "done": 0, "total": None, "erred": 0}
-            group["done"] += n
-            group["erred"] += erred
-
-    def set_total(self, name: str | None, total: int | None) -> None:
-        self.add_group(name or self.default, total)
-
-    @property
-    def elapsed(self) -> float:
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return end - self.started
-
-    def summary(self) -> dict[str, Any]:
-        with self.lock:
-            groups = [dict(g) for g in self.groups.values() if g["total"] or g["done"] or len(self.groups) == 1]
-        done = sum(g["done"] for g in groups)
-        totals = [g["total"] for g in groups]
-        total = None if any(t is None for t in totals) else sum(totals)
-        elapsed = self.elapsed
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (total - done) / rate if total is not None and rate > 0 and done < total else None
-        return {"groups": groups, "done": done, "total": total, "rate": rate, "eta": eta, "elapsed": elapsed}
-
-
-def _format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, whole = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m{whole:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 class ProgressWidget(anywidget.AnyWidget):
@@ -121,20 +50,13 @@ class ProgressWidget(anywidget.AnyWidget):
     finished = traitlets.Bool(False).tag(sync=True)
     erred = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, total: int | None = None, label: str = "", *, delay: float = DELAY,
-                 auto_display: bool = True) -> None:
+    def __init__(self, total: int | None = None, label: str = "") -> None:
         super().__init__(label=label, total=total)
-        self._tally = _Tally(label, total)
+        self._tally = Tally(label, total)
         self._last_sync = 0.0
         self._shown = False
         self._finished = False
         self._sync_lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        if auto_display and delay >= 0:
-            self._timer = threading.Timer(delay, self._show_if_running)
-            self._timer.daemon = True
-            self._timer.name = "clusterkit-progress"
-            self._timer.start()
 
     # -- the interface ck.map uses -------------------------------------------------------------
     def update(self, n_items: int = 1) -> None:
@@ -148,7 +70,7 @@ class ProgressWidget(anywidget.AnyWidget):
         self._sync(force=True)
 
     def close(self) -> None:
-        """The work is over: stop the timer, show the final counts (if the bar is on screen).
+        """The work is over: show the final counts (if the bar is on screen; it stays there).
 
         A bar that never appeared releases its comm at once.
         """
@@ -156,8 +78,6 @@ class ProgressWidget(anywidget.AnyWidget):
             return
         self._finished = True
         self._tally.finished_at = time.monotonic()
-        if self._timer is not None:
-            self._timer.cancel()
         self._sync(force=True)
         if not self._shown:
             super().close()
@@ -176,27 +96,21 @@ class ProgressWidget(anywidget.AnyWidget):
     def shown(self) -> bool:
         return self._shown
 
-    def _show_if_running(self) -> None:
-        if self._finished or self._shown:
+    def show(self) -> None:
+        """Display the bar now, in the cell the calling thread runs for (once)."""
+        if self._shown:
             return
         self._shown = True
         self._sync(force=True)
         from IPython.display import display
 
-        display(self)
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
 
     def _ipython_display_(self) -> None:
-        # Returned as a cell's value: appear now unless the timer will show us (or has).
-        if self._shown:
-            return
-        if self._finished and self._tally.elapsed < DELAY:
-            return  # quick work shows nothing
-        if self._timer is not None and self._timer.is_alive():
-            return
-        self._shown = True
-        from IPython.display import display
-
-        display(self._repr_mimebundle_(), raw=True)
+        # Returned as a cell's value: appear unless already on screen.
+        self.show()
 
     def _sync(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -216,79 +130,11 @@ class ProgressWidget(anywidget.AnyWidget):
                 self.finished = self._finished
 
 
-class TextProgress:
-    """The same bar as text, for terminals and scripts (drawn on stderr)."""
-
-    def __init__(self, total: int | None = None, label: str = "", *, file: IO[str] | None = None,
-                 delay: float = DELAY, width: int = 30) -> None:
-        self._tally = _Tally(label, total)
-        self.file = file if file is not None else sys.stderr
-        self.delay = delay
-        self.width = width
-        self._last_draw = 0.0
-        self._drawn = False
-        self._finished = False
-        self._interactive = bool(getattr(self.file, "isatty", lambda: False)())
-
-    def update(self, n_items: int = 1) -> None:
-        self._tally.advance(None, n_items)
-        self._maybe_draw()
-
-    def set_total(self, total: int | None) -> None:
-        self._tally.set_total(None, total)
-        self._maybe_draw()
-
-    def add_group(self, name: str, total: int | None) -> None:
-        self._tally.add_group(name, total)
-
-    def advance(self, name: str, n_items: int = 1, erred: int = 0) -> None:
-        self._tally.advance(name, n_items, erred)
-        self._maybe_draw()
-
-    def close(self) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        self._tally.finished_at = time.monotonic()
-        if self._drawn or self._tally.elapsed >= self.delay:
-            self.file.write(("\r" if self._interactive else "") + self.line() + "\n")
-            self.file.flush()
-
-    def line(self) -> str:
-        """The bar as one line, e.g. ``square [#######.......] 45/100 12.3/s ETA 4s``."""
-        summary = self._tally.summary()
-        done, total = summary["done"], summary["total"]
-        label = ", ".join(g["name"] for g in summary["groups"]) or "items"
-        if total:
-            filled = int(self.width * min(done / total, 1))
-            bar = "[" + "#" * filled + "." * (self.width - filled) + "]"
-            count = f"{done}/{total}"
-        else:
-            bar, count = "", f"{done}"
-        tail = f"ETA {_format_seconds(summary['eta'])}" if not self._finished else \
-            f"in {_format_seconds(summary['elapsed'])}"
-        return f"{label} {bar} {count} {summary['rate']:.1f}/s {tail}".replace("  ", " ")
-
-    def _maybe_draw(self) -> None:
-        if not self._interactive or self._tally.elapsed < self.delay:
-            return
-        now = time.monotonic()
-        if now - self._last_draw < 0.2:
-            return
-        self._last_draw = now
-        self._drawn = True
-        self.file.write("\r" + self.line())
-        self.file.flush()
-
-    def __repr__(self) -> str:
-        return f"<clusterkit progress: {self.line()}>"
-
-
-def progress_bar(total: int | None = None, label: str = "") -> ProgressWidget | TextProgress:
-    """A :class:`ProgressWidget` inside a Jupyter kernel, else a :class:`TextProgress`."""
-    if in_jupyter_kernel():
-        return ProgressWidget(total, label)
-    return TextProgress(total, label)
+def show_progress_widget(total: int | None, label: str) -> ProgressWidget:
+    """A :class:`ProgressWidget`, displayed at once by the calling thread."""
+    bar = ProgressWidget(total, label)
+    bar.show()
+    return bar
 
 
 class _FutureTracker:
@@ -322,8 +168,8 @@ class _FutureTracker:
 def progress(futures: Any, *, label: str = "") -> ProgressWidget | TextProgress:
     """Show progress of futures (or a Dask collection), grouped by the function that made them.
 
-    In Jupyter this returns at once with a :class:`ProgressWidget` that fills in as the
-    futures finish (it appears after half a second of work). Elsewhere it blocks until
+    In Jupyter this displays a :class:`ProgressWidget` in the running cell and returns
+    it at once; it fills in as the futures finish. Elsewhere it blocks until
     they are all done, drawing a text bar on stderr, as ``distributed.progress`` does.
 
     >>> import clusterkit as ck
@@ -342,7 +188,8 @@ def progress(futures: Any, *, label: str = "") -> ProgressWidget | TextProgress:
     tracker = _FutureTracker(found, bar)
     if not tracker.check():
         return bar
-    if jupyter:
+    if isinstance(bar, ProgressWidget):
+        bar.show()
         client = found[0].client
         LoopPoller(client.loop, 0.1, tracker.tick).start()
     else:

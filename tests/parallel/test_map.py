@@ -185,14 +185,14 @@ def test_text_progress_appears_only_after_the_delay():
     progress_module = importlib.import_module("clusterkit.parallel.progress")
     stream = io.StringIO()
     shown = progress_module._Delayed(
-        lambda total, label: progress_module.TextProgress(total, label, stream=stream), 10, "job", 0.2
+        lambda total, label: progress_module.TextProgress(total, label, file=stream, delay=0.0), 10, "job", 0.2
     )
     shown.update(3)
     assert stream.getvalue() == ""
     time.sleep(0.25)  # past the delay (this checks display logic, not speed)
     shown.update(2)
     shown.close()
-    assert "5/10 items" in stream.getvalue()
+    assert "job [" in stream.getvalue() and "5/10" in stream.getvalue()
 
 
 def test_killing_a_worker_mid_map_delivers_every_result_exactly_once(cluster):
