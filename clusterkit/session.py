@@ -170,18 +170,8 @@ class Session:
     def _wait_until_subscribed(self, timeout: float = 10) -> None:
         """The subscription travels on the batched stream; a request sent before it
         lands would be dropped, so confirm it with the scheduler first."""
-        import time
-
-        def subscribed(dask_scheduler: Any, topic: str, client_id: str) -> bool:
-            topics = dask_scheduler._broker._topics
-            return topic in topics and client_id in topics[topic].subscribers
-
-        deadline = time.monotonic() + timeout
-        while not self.client.run_on_scheduler(subscribed, topic=control.TOPIC, client_id=self.client.id):
-            if time.monotonic() > deadline:
-                logger.warning("clusterkit: scale/stop requests from other processes may be missed")
-                return
-            time.sleep(0.01)
+        if not control.wait_until_subscribed(self.client, control.TOPIC, timeout):
+            logger.warning("clusterkit: scale/stop requests from other processes may be missed")
 
     # -- keeping the record current -----------------------------------------------
     def _loop(self) -> Any:
