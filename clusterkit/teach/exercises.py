@@ -174,12 +174,12 @@ def _distinct_rolls(rolls: Any) -> str:
     keys = {f.key for f in rolls}
     expect(len(keys) == 5, f"the five futures have only {len(keys)} distinct key(s): Dask assumed the function "
            "is pure and merged identical calls into one task. Tell submit the function is not pure.")
+    values = _client().gather(rolls)  # the scheduler knows every task once its result exists
     facts = _client().run_on_scheduler(_scheduler_task_facts, [f.key for f in rolls])
     expect(all(computed for computed, _ in facts.values()), "some futures hold data sent from the kernel "
            "(scatter), not tasks: the measurements must be taken on the cluster.")
     prefixes = {prefix for _, prefix in facts.values()}
     expect(prefixes == {"noisy_measurement"}, f"the tasks ran {sorted(prefixes)}, not noisy_measurement.")
-    values = _client().gather(rolls)
     expect(len(set(values)) == 5, f"five tasks, but only {len(set(values))} distinct values: {values}.")
     return "five noisy_measurement tasks, five different values."
 
@@ -635,8 +635,8 @@ def _parallel_rollouts(collect: Callable[..., Any]) -> str:
     rng = _rng()
     window = environment.time_window(20)
     simulator = ck.remote(_GraderSimulator)
+    ids = known_actor_ids(_client())  # before creating ours: their creation is logged too
     simulators = [simulator.remote(i) for i in range(rng.randint(2, 4))]
-    ids = set(known_actor_ids(_client()))
     weights = np.array([round(rng.uniform(-1, 1), 3) for _ in range(8)])
     seeds = rng.sample(range(10_000), rng.randint(8, 12))
     sigma = round(rng.uniform(0.05, 0.4), 3)

@@ -118,6 +118,8 @@ def variant(nb: nbformat.NotebookNode, which: str) -> nbformat.NotebookNode:
                 cells.append(check)
             continue
         cells.append(cell)
+    for cell in cells:
+        cell.pop("id", None)  # the notebooks are nbformat 4.4: no cell ids
     nb.cells = cells
     nb.metadata.pop("clusterkit_answers", None)
     return nb
