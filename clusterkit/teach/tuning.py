@@ -50,7 +50,7 @@ def train(config: dict[str, Any], epochs: int, data_seed: int = 0) -> list[float
     rate, batch = float(config["learning_rate"]), int(config["batch_size"])
     rng = np.random.default_rng(abs(hash((round(rate, 12), batch))) % 2**32)  # same curve for the same config
     w = np.zeros(FEATURES)
-    curve = []
+    curve: list[float] = []
     for _ in range(int(epochs)):
         order = rng.permutation(EXAMPLES)
         for start in range(0, EXAMPLES, batch):
