@@ -48,6 +48,7 @@ __all__ = [
     "merge_records",
     "parse_option",
     "proxy_error",
+    "quiet_after_close",
     "start_cluster",
     "stop_cluster",
 ]
@@ -217,6 +218,16 @@ def _apply_options(options_spec: Any, given: Mapping[str, Any], address: str) ->
 
 
 # -- clusters -----------------------------------------------------------------------------------
+def quiet_after_close(gateway: Any) -> None:
+    """Stop a closed sync ``dask_gateway.Gateway`` from closing itself again when collected.
+
+    With distributed >= 2026 its ``__del__`` asks the stopped loop runner for its
+    loop, which raises, and Python prints "Exception ignored in Gateway.__del__"
+    into the notebook. Its ``__del__`` skips asynchronous gateways, so mark it so.
+    """
+    gateway._asynchronous = True
+
+
 @functools.cache
 def _cluster_class() -> Any:
     """``dask_gateway.GatewayCluster`` with the ``close(timeout=...)`` every clusterkit cluster has."""
@@ -226,7 +237,9 @@ def _cluster_class() -> Any:
         """A gateway cluster; ``close`` keeps it running on the gateway when detached."""
 
         def close(self, timeout: float | None = None, shutdown: bool | None = None) -> Any:
-            return super().close(shutdown=shutdown)
+            result = super().close(shutdown=shutdown)
+            quiet_after_close(self.gateway)
+            return result
 
     return ClusterkitGatewayCluster
 
