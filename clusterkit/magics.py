@@ -24,9 +24,9 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from clusterkit import config, registry
+from clusterkit import options, registry
 from clusterkit import session as sessions
-from clusterkit.errors import ClusterkitError
+from clusterkit.errors import ClusterkitError, OptionError
 
 __all__ = ["ClusterMagics", "format_table", "list_clusters", "parse"]
 
@@ -64,26 +64,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 # -- argument types: each rejects nonsense with a sentence -----------------------------
-def _count(text: str) -> int:
-    limit = int(config.get("local.max-workers"))
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    if value > limit:
-        raise argparse.ArgumentTypeError(
-            f"{value} is more than clusterkit.local.max-workers ({limit}); raise that setting if you mean it"
-        )
-    return value
+# Worker options are checked by clusterkit.options, the same sentence as every other entry point.
+def _checked(check: Any) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            return check(text)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+    convert.__name__ = check.__name__
+    return convert
 
 
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("0 is not allowed here; use 1 or more")
-    return value
+_count = _checked(options.workers)
+_positive = _checked(options.threads)
+_memory = _checked(options.memory)
+_range = _checked(options.adapt_range)
+_name = _checked(options.cluster_name)
 
 
 def _port(text: str) -> int:
@@ -94,38 +91,6 @@ def _port(text: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port (1-65535)")
     return value
-
-
-def _memory(text: str) -> int:
-    import dask.utils
-
-    try:
-        value = dask.utils.parse_bytes(text)
-    except (ValueError, TypeError, KeyError, IndexError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size; try 2GiB or 500MB") from None
-    if not 2**24 <= value <= 2**50:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a sensible worker memory (16 MiB to 1 PiB)")
-    return int(value)
-
-
-def _range(text: str) -> tuple[int, int]:
-    low, sep, high = text.partition(":")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"{text!r} is not MIN:MAX, e.g. 1:4")
-    minimum, maximum = _count(low), _count(high)
-    if minimum > maximum:
-        raise argparse.ArgumentTypeError(f"minimum {minimum} is larger than maximum {maximum}")
-    if maximum == 0:
-        raise argparse.ArgumentTypeError("maximum must be at least 1")
-    return minimum, maximum
-
-
-def _name(text: str) -> str:
-    if not registry.valid_name(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a valid name (1-64 letters, digits, '_', '.', '-'; starts with a letter or digit)"
-        )
-    return text
 
 
 def _host(text: str) -> str:
@@ -203,6 +168,9 @@ def _build_parser() -> _Parser:
     start.add_argument(
         "--factory", type=_name, metavar="NAME", help="a cluster manager configured as clusterkit.factories.NAME"
     )
+    start.add_argument(
+        "--insecure", action="store_true", help="no TLS: any local user can connect and run code as you"
+    )
 
     ssh = verb(
         "ssh", "start a cluster over SSH (first host runs the scheduler)", "%cluster ssh node1 node2 --user ada"
@@ -221,7 +189,10 @@ def _build_parser() -> _Parser:
         action="store_true",
         help="trust host keys not yet in known_hosts (off by default)",
     )
-    ssh.add_argument("--tls", action="store_true", help="encrypt and authenticate with temporary TLS credentials")
+    ssh.add_argument("--tls", action="store_true", help="(the default now; kept for old notebooks)")
+    ssh.add_argument(
+        "--insecure", action="store_true", help="no TLS: anyone who can reach the hosts' ports can run code as you"
+    )
     ssh.add_argument("--add", type=_host, metavar="HOST", help="add a host to the current SSH cluster")
 
     gateway = verb(
@@ -303,6 +274,8 @@ def _check_combinations(args: argparse.Namespace) -> None:
         raise UsageError("%cluster stop: give a NAME or --all, not both.")
     if args.verb == "ssh" and not args.hosts and not args.add:
         raise UsageError("%cluster ssh: give at least one HOST (or --add HOST). See `%cluster ssh --help`.")
+    if args.verb == "ssh" and args.tls and args.insecure:
+        raise UsageError("%cluster ssh: --tls and --insecure contradict each other; TLS is the default.")
     if args.verb == "gateway" and args.workers is not None and args.adapt is not None:
         raise UsageError("%cluster gateway: give -n N or --adapt MIN:MAX, not both.")
     if args.verb == "start" and args.detach and args.factory:
@@ -321,8 +294,9 @@ def format_table(records: list[registry.ClusterRecord], current: str | None = No
         return "No clusters are registered. Start one with `%cluster start` or `clusterkit up`."
     headers = ["", "NAME", "KIND", "WORKERS", "THREADS", "MEMORY", "OWNER", "STATUS", "SCHEDULER"]
     rows = []
+    statuses = registry.statuses(records)  # concurrent probes: a long list stays fast
     for r in records:
-        status = r.status if r.status != "running" or registry.reachable(r) else "lost"
+        status = statuses[r.id]
         owner = r.owner if r.owner in ("daemon", "process", "gateway") else f"kernel {r.owner[:8]}"
         mark = "*" if current is not None and r.id == current else ""
         rows.append(
@@ -382,6 +356,7 @@ class ClusterMagics(Magics):
             adapt=args.adapt,
             detach=args.detach,
             factory=args.factory,
+            insecure=args.insecure,
         )
         _display(session)
 
@@ -395,14 +370,14 @@ class ClusterMagics(Magics):
             add_host(session.cluster, args.add, workers=args.workers_per_host)
             _display(session)
             return
-        options = {k: getattr(args, k) for k in ("user", "port", "key", "python") if getattr(args, k) is not None}
+        ssh_options = {k: getattr(args, k) for k in ("user", "port", "key", "python") if getattr(args, k) is not None}
         session = sessions.ssh(
             args.hosts,
             workers_per_host=args.workers_per_host,
             name=args.name,
             insecure_accept_new_hosts=args.insecure_accept_new_hosts,
-            tls=args.tls,
-            **options,
+            insecure=args.insecure,
+            **ssh_options,
         )
         _display(session)
 

@@ -20,7 +20,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from clusterkit import control, registry
+from clusterkit import control, links, registry
 from clusterkit.errors import ClusterkitError, RegistryError
 
 __all__ = ["PUBLIC_FIELDS", "public_record", "routes", "safe_json"]
@@ -40,7 +40,7 @@ PUBLIC_FIELDS = (
     "memory_bytes",
     "status",
 )
-_CREATE_KEYS = {"name", "workers", "threads", "memory", "ssh_hosts"}
+_CREATE_KEYS = {"name", "workers", "threads", "memory", "ssh_hosts", "insecure"}
 _MAX_THREADS = 256
 
 
@@ -53,9 +53,7 @@ def public_record(record: registry.ClusterRecord, base_url: str, notebook_path: 
     """The API's view of one record: the listed fields and two derived ones."""
     data = {field: getattr(record, field) for field in PUBLIC_FIELDS}
     data["notebook_path"] = notebook_path
-    data["dashboard_url"] = (
-        url_path_join(base_url, "clusterkit", "dashboard", record.id) + "/" if record.dashboard_port else None
-    )
+    data["dashboard_url"] = links.dashboard_url(base_url, record.id) if record.dashboard_port else None
     return data
 
 
@@ -171,13 +169,24 @@ class ClustersHandler(ClusterkitAPIHandler):
             if any(r.name == name for r in self.records()):
                 raise web.HTTPError(409, f"A cluster named {name!r} is already running; pick another name.")
             options["name"] = name
-        if body.get("workers") is not None:
+        # seccore (issue 11): worker options are checked by clusterkit.options, with the same
+        # bounds (clusterkit.local.max-workers) and sentence as ck.start, magics, CLI and daemon.
+        from clusterkit.errors import OptionError
+        from clusterkit.options import WorkerOptions
+
+        try:
+            parsed = WorkerOptions.parse(
+                body.get("workers"), body.get("threads"), body.get("memory"), insecure=body.get("insecure", False)
+            )
+        except OptionError as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        if parsed.n_workers is not None:
             options["n_workers"] = self.positive_int(body, "workers", 0, self.clusterkit.max_workers)
-        if body.get("threads") is not None:
-            options["threads_per_worker"] = self.positive_int(body, "threads", 1, _MAX_THREADS)
-        memory = body.get("memory")
-        if memory not in (None, "", "auto"):
-            options["memory_limit"] = self.memory(memory)
+        if parsed.threads_per_worker is not None:
+            options["threads_per_worker"] = parsed.threads_per_worker
+        if parsed.memory_limit is not None:
+            options["memory_limit"] = parsed.memory_limit
+        options["insecure"] = parsed.insecure
         hosts = body.get("ssh_hosts")
         if hosts not in (None, []):
             if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):

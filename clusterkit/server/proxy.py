@@ -6,6 +6,22 @@ cluster's dashboard port on loopback, nothing else. ``<path>`` is only ever
 the path of the request sent there, so payloads such as ``localhost@evil``,
 ``user:pass@host:123/foo`` or another port cannot change where it goes.
 
+What Dask's pages can do is limited too (README, "Dashboards and the proxy"):
+
+* ``<path>`` must be one of Dask's dashboard pages
+  (:func:`clusterkit.links.check_dashboard_path`), else 404 before any connection;
+* the dashboard port must answer ``json/identity.json`` as the record's own
+  scheduler, so a planted record cannot aim the proxy at another loopback
+  service (403);
+* authorization per method: ``read`` for GET and HEAD, ``write`` for every
+  other method and for WebSockets (a Bokeh socket runs callbacks);
+* the Jupyter token, cookies, ``Authorization``, ``Referer`` and ``Origin`` never
+  reach the dashboard; cookies, CORS and CSP headers from the dashboard never
+  reach the browser;
+* every response, errors included, carries :data:`DASHBOARD_CSP`, which puts
+  the page in a sandbox (an opaque origin: it cannot read or script Jupyter)
+  and lets only Jupyter frame it.
+
 Examples (relative to the server's base URL)::
 
     clusterkit/dashboard/3fa2c1d04e9b/status
@@ -17,20 +33,61 @@ from __future__ import annotations
 
 import inspect
 import ipaddress
+import json
+import time
 import urllib.parse
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import web
+from tornado import httpclient, web
 
-from clusterkit import registry
-from clusterkit.errors import RegistryError
+from clusterkit import links, registry
+from clusterkit.errors import ClusterkitError, RegistryError
 from clusterkit.server.handlers import safe_json
 
-__all__ = ["DashboardProxyHandler", "dashboard_target", "routes"]
+__all__ = ["DASHBOARD_CSP", "DashboardProxyHandler", "dashboard_target", "routes"]
+
+#: The Content-Security-Policy of every proxied response (see the README,
+#: "Dashboards and the proxy", for what each part is for and how it was measured).
+DASHBOARD_CSP = "; ".join(
+    [
+        "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads",
+        "default-src 'none'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
+)
+
+# Request headers the dashboard may see; everything else (Cookie, Authorization,
+# X-XSRFToken, Referer, Origin, X-Forwarded-*) stays in the Jupyter server.
+_FORWARDED_REQUEST_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "Host", "Accept", "Accept-Language", "Accept-Encoding", "Cache-Control", "Pragma", "Content-Type",
+        "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "Range", "User-Agent",
+        "X-Requested-With",
+    )
+)
+# Response headers the browser never gets from the dashboard: they would act on
+# the Jupyter origin (cookies, CORS, service workers) or replace our policy.
+_DROPPED_RESPONSE_PREFIXES = (
+    "set-cookie", "access-control-", "content-security-policy", "clear-site-data", "service-worker-allowed",
+    "refresh", "x-frame-options", "referrer-policy", "cross-origin-",
+)
+# Query parameters that are the Jupyter server's, never the dashboard's.
+_PRIVATE_QUERY = frozenset({"token", "_xsrf"})
+# Methods a read-only user may use; the rest (and every WebSocket) need ``write``.
+_READ_METHODS = frozenset({"GET", "HEAD"})
+_IDENTITY_TTL = 60.0
 
 
 def _is_loopback(host: str) -> bool:
@@ -63,20 +120,70 @@ def dashboard_target(record: registry.ClusterRecord) -> tuple[str, int]:
     )
 
 
+async def verify_identity(record: registry.ClusterRecord, host: str, port: int, timeout: float) -> None:
+    """Refuse (403) a dashboard port that does not answer as the record's own scheduler.
+
+    Dask's ``json/identity.json`` names the scheduler's address; it must be the
+    record's ``scheduler_address``. A record planted to aim the proxy at another
+    loopback service (the Jupyter server itself, a database, another user's
+    dashboard) fails here before any request of the user's is sent. The answer
+    is JSON (never unpickled) and no header of the user's travels with it.
+    """
+    url = f"http://{host}:{port}/json/identity.json"
+    refused = web.HTTPError(
+        403,
+        f"Port {port} does not answer as the dashboard of cluster {record.name!r} "
+        f"(its json/identity.json must name the scheduler {record.scheduler_address}); not proxying.",
+    )
+    try:
+        response = await httpclient.AsyncHTTPClient().fetch(
+            url, follow_redirects=False, connect_timeout=timeout, request_timeout=timeout, raise_error=False
+        )
+    except (OSError, httpclient.HTTPError) as exc:
+        raise web.HTTPError(502, f"The dashboard of cluster {record.name!r} did not answer: {exc}") from None
+    if response.code == 599:
+        raise web.HTTPError(502, f"The dashboard of cluster {record.name!r} did not answer: {response.error}")
+    try:
+        identity = json.loads(response.body or b"") if response.code == 200 else None
+    except (ValueError, UnicodeDecodeError):
+        identity = None
+    if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+        raise refused
+    if identity.get("address") != record.scheduler_address:
+        raise refused
+
+
 class DashboardProxyHandler(ProxyHandler):
-    """Proxy one registered cluster's dashboard; every request authenticated."""
+    """Proxy one registered cluster's dashboard; every request authenticated and authorized."""
 
     auth_resource = "clusterkit"
+    #: (record id, scheduler address, host, port) -> when its identity was last confirmed.
+    _verified: ClassVar[dict[tuple[str, str, str, int], float]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Only loopback targets, whatever reaches proxy() (defence in depth).
         kwargs["host_allowlist"] = lambda handler, host: _is_loopback(host)
         super().__init__(*args, **kwargs)
+        # jupyter-server-proxy's WebSocket mixin pins ``finish`` on the instance
+        # (to JupyterHandler's); pin ours over it, or the policy would be skipped.
+        setattr(self, "finish", self._confined_finish)  # noqa: B010
 
     def initialize(self, clusterkit: Any, serverapp: Any, reaper: Any) -> None:
         self.clusterkit = clusterkit
         self.target: tuple[str, int] | None = None
         self.cluster_id = ""
+
+    @property
+    def content_security_policy(self) -> str:
+        """Error pages too: whatever this handler answers is confined like a dashboard page."""
+        return DASHBOARD_CSP
+
+    def is_websocket(self) -> bool:
+        return self.request.method == "GET" and self.request.headers.get("Upgrade", "").lower() == "websocket"
+
+    def auth_action(self) -> str:
+        """``read`` for GET and HEAD; ``write`` for other methods and WebSockets (they can act)."""
+        return "read" if self.request.method in _READ_METHODS and not self.is_websocket() else "write"
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         # Authenticate like an API: no login redirect, a 403 for anyone unknown
@@ -84,12 +191,18 @@ class DashboardProxyHandler(ProxyHandler):
         await JupyterHandler.prepare(self, _redirect_to_login=False)
         if not self.current_user:
             raise web.HTTPError(403, "Authentication is required to see cluster dashboards.")
-        allowed = self.authorizer.is_authorized(self, self.current_user, "read", self.auth_resource)
+        action = self.auth_action()
+        allowed = self.authorizer.is_authorized(self, self.current_user, action, self.auth_resource)
         if inspect.isawaitable(allowed):
             allowed = await allowed
         if not allowed:
-            raise web.HTTPError(403, "You are not allowed to see cluster dashboards.")
+            what = "see cluster dashboards" if action == "read" else f"send {self.request.method} requests or open sockets to cluster dashboards"
+            raise web.HTTPError(403, f"You are not allowed to {what} (needs '{action}' on '{self.auth_resource}').")
         self.cluster_id = self.path_kwargs.get("cluster_id", "")
+        try:
+            links.check_dashboard_path(self.path_kwargs.get("proxied_path", ""))
+        except ClusterkitError as exc:
+            raise web.HTTPError(404, str(exc)) from None
         try:
             records = registry.list_records(self.clusterkit.registry_folder())
         except RegistryError as exc:
@@ -97,7 +210,12 @@ class DashboardProxyHandler(ProxyHandler):
         record = next((r for r in records if r.id == self.cluster_id), None)
         if record is None:
             raise web.HTTPError(404, f"No running cluster has the id {self.cluster_id!r}.")
-        self.target = dashboard_target(record)
+        host, port = dashboard_target(record)
+        key = (record.id, record.scheduler_address, host, port)
+        if time.monotonic() - self._verified.get(key, -_IDENTITY_TTL) >= _IDENTITY_TTL:
+            await verify_identity(record, host, port, self.clusterkit.proxy_connect_timeout)
+            self._verified[key] = time.monotonic()
+        self.target = (host, port)
 
     def check_xsrf_cookie(self) -> None:
         # jupyter-server-proxy leaves XSRF to the proxied app; Dask's dashboard
@@ -113,6 +231,16 @@ class DashboardProxyHandler(ProxyHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(safe_json({"message": message}))
 
+    def _confined_finish(self, *args: Any, **kwargs: Any) -> Any:
+        """``finish``: drop what the dashboard must not set on the Jupyter origin; add our policy."""
+        for name in list(self._headers):
+            if name.lower().startswith(_DROPPED_RESPONSE_PREFIXES):
+                self.clear_header(name)
+        self.set_header("Content-Security-Policy", DASHBOARD_CSP)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        return JupyterHandler.finish(self, *args, **kwargs)
+
     def _get_context_path(self, host: str, port: int) -> str:
         return url_path_join(self.base_url, "clusterkit", "dashboard", self.cluster_id)
 
@@ -125,16 +253,22 @@ class DashboardProxyHandler(ProxyHandler):
 
     def proxy_request_headers(self) -> Any:
         headers = super().proxy_request_headers()
-        # The Jupyter token and cookies are for this server, not for Dask.
-        for name in ("Authorization", "Cookie", "X-Xsrftoken"):
-            headers.pop(name, None)
+        # The Jupyter token and cookies are for this server, not for Dask: only
+        # the listed content-negotiation headers travel on.
+        for name in list(headers):
+            if name.lower() not in _FORWARDED_REQUEST_HEADERS:
+                del headers[name]
         return headers
 
     def get_client_uri(self, protocol: str, host: str, port: int, proxied_path: str) -> str:
         uri = super().get_client_uri(protocol, host, port, proxied_path)
         # The Jupyter token must not travel on to Dask in the query either.
         parts = urllib.parse.urlsplit(uri)
-        query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "token"]
+        query = [
+            (k, v)
+            for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+            if k.lower() not in _PRIVATE_QUERY
+        ]
         return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
     def _go(self, proxied_path: str) -> Any:

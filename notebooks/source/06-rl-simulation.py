@@ -111,8 +111,9 @@ teach.check("06.es-update", es_update)
 #
 # Write `collect(simulators, weights, seeds, sigma)`: the reward for each noise seed, in the
 # order of `seeds`, computed by `rollout(weights, seed, sigma)` on the simulators. The grader
-# checks the rewards and, from the actor-call log, that rollouts on different simulators
-# overlapped in time.
+# hands you its own simulators (two to four) and random seeds, and checks the rewards and,
+# from the actor-call log of those simulators, that every one of them worked and that the
+# rollouts overlapped in time.
 
 # %% exercise
 def collect(simulators, weights, seeds, sigma):
@@ -127,7 +128,7 @@ def collect(simulators, weights, seeds, sigma):
 
 
 # %% grader
-teach.check("06.parallel-rollouts", collect, Simulator)
+teach.check("06.parallel-rollouts", collect)
 
 # %% [markdown]
 # ## Training

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.parse
 
 import dask
 import psutil
@@ -15,39 +14,9 @@ from tornado.websocket import websocket_connect
 
 from clusterkit import registry
 from clusterkit.server.handlers import PUBLIC_FIELDS
-from tests.server.conftest import canary, fake_dashboard, write_record
+from tests.server.conftest import canary, cookie_header, fake_dashboard, login_cookies, socket_echo, write_record
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def raw(http_server_client, jp_base_url, jp_auth_header):
-    """Fetch a path as written (no escaping), never raising for HTTP errors.
-
-    ``auth``: True (the server's token), False (none) or a wrong token string.
-    """
-
-    async def fetch(path, method="GET", auth=True, headers=None, body=None, **kwargs):
-        sent = dict(headers or {})
-        if auth is True:
-            sent.update(jp_auth_header)
-        elif isinstance(auth, str):
-            sent["Authorization"] = f"token {auth}"
-        if body is None and method in ("POST", "PUT", "PATCH"):
-            body = b"{}"
-        return await http_server_client.fetch(
-            jp_base_url + path,
-            method=method,
-            headers=sent,
-            body=body,
-            raise_error=False,
-            follow_redirects=False,
-            allow_nonstandard_methods=True,
-            request_timeout=60,
-            **kwargs,
-        )
-
-    return fetch
 
 
 def body_of(response):
@@ -181,8 +150,8 @@ async def test_proxy_forwards_http_without_jupyter_credentials(raw, jp_auth_head
         response = await raw(f"clusterkit/dashboard/{record.id}/individual-plots.json?x=1&token={token}")
         assert response.code == 200
         assert body_of(response)["uri"] == "/individual-plots.json?x=1"
-        posted = await raw(f"clusterkit/dashboard/{record.id}/some/path", method="POST", body=b"{}")
-        assert posted.code == 200 and body_of(posted) == {"method": "POST", "uri": "/some/path"}
+        posted = await raw(f"clusterkit/dashboard/{record.id}/status", method="POST", body=b"{}")
+        assert posted.code == 200 and body_of(posted) == {"method": "POST", "uri": "/status"}
         for _, _, headers in dashboard.hits:
             assert not {"Authorization", "Cookie"} & set(headers)
 
@@ -190,11 +159,8 @@ async def test_proxy_forwards_http_without_jupyter_credentials(raw, jp_auth_head
 async def test_proxy_websocket(http_server_client, jp_http_port, jp_base_url, jp_auth_header):
     async with fake_dashboard() as dashboard:
         record = write_record(dashboard.port)
-        url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}clusterkit/dashboard/{record.id}/ws"
-        connection = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
-        await connection.write_message("hi")
-        assert await connection.read_message() == "echo:hi"
-        connection.close()
+        url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}clusterkit/dashboard/{record.id}/status/ws"
+        await socket_echo(url, jp_auth_header)
         for headers in ({}, {"Authorization": "token wrong"}):
             with pytest.raises(HTTPClientError) as refused:
                 await websocket_connect(HTTPRequest(url, headers=headers))
@@ -240,7 +206,7 @@ def _routes(record_id: str) -> list[tuple[str, str]]:
 async def test_auth_matrix(raw):
     """No token or a bad token: every route and method answers 403, and nothing reaches a dashboard."""
     async with fake_dashboard() as dashboard:
-        record = write_record(dashboard.port, scheduler_address="tcp://127.0.0.1:9")
+        record = write_record(dashboard.port)
         codes = {}
         for method, path in _routes(record.id):
             for auth in (False, "not-the-token"):
@@ -258,36 +224,11 @@ async def test_auth_matrix(raw):
         assert dashboard.hits
 
 
-async def _login_cookies(raw, jp_auth_header) -> dict[str, str]:
-    """Log in through the login form, as a browser does; return the cookies."""
-    token = jp_auth_header["Authorization"].split()[-1]
-    page = await raw("login", auth=False)
-    cookies = _cookies(page)
-    form = urllib.parse.urlencode({"_xsrf": cookies["_xsrf"], "password": token}).encode()
-    login = await raw("login", method="POST", auth=False, body=form, headers={"Cookie": _cookie_header(cookies)})
-    assert login.code == 302, login.body
-    cookies.update(_cookies(login))
-    assert any(name.startswith("username-") for name in cookies), cookies
-    return cookies
-
-
-def _cookies(response) -> dict[str, str]:
-    found = {}
-    for header in response.headers.get_list("Set-Cookie"):
-        name, _, rest = header.partition("=")
-        found[name.strip()] = rest.split(";", 1)[0]
-    return found
-
-
-def _cookie_header(cookies: dict[str, str]) -> str:
-    return "; ".join(f"{k}={v}" for k, v in cookies.items())
-
-
 async def test_xsrf_is_enforced_for_cookie_authenticated_writes(raw, jp_auth_header):
-    cookies = await _login_cookies(raw, jp_auth_header)
+    cookies = await login_cookies(raw, jp_auth_header)
     async with fake_dashboard() as dashboard:
         record = write_record(dashboard.port)
-        cookie = {"Cookie": _cookie_header(cookies)}
+        cookie = {"Cookie": cookie_header(cookies)}
         with_xsrf = {**cookie, "X-XSRFToken": cookies["_xsrf"]}
         # Reading with the cookie alone works.
         assert (await raw("clusterkit/api/clusters", auth=False, headers=cookie)).code == 200
@@ -295,7 +236,7 @@ async def test_xsrf_is_enforced_for_cookie_authenticated_writes(raw, jp_auth_hea
             ("POST", "clusterkit/api/clusters", b'{"workers": -1}'),
             ("PATCH", f"clusterkit/api/clusters/{record.id}", b"{}"),
             ("DELETE", "clusterkit/api/clusters/feedfeedfeed", None),
-            ("POST", f"clusterkit/dashboard/{record.id}/x", b"{}"),
+            ("POST", f"clusterkit/dashboard/{record.id}/status", b"{}"),
         ]
         for method, path, body in writes:
             refused = await raw(path, method=method, auth=False, headers=cookie, body=body)
@@ -313,39 +254,36 @@ async def test_ssrf_payloads_never_leave_the_registered_dashboard(raw, jp_http_p
     async with fake_dashboard() as dashboard, canary() as target:
         record = write_record(dashboard.port)
         port = target.port
-        reaching = [  # valid id: may reach the registered dashboard, with these as its path
+        not_pages = [  # valid id, but not one of Dask's dashboard pages: 404 before any connection
             f"clusterkit/dashboard/{record.id}/localhost@127.0.0.1:{port}/",
             f"clusterkit/dashboard/{record.id}/@127.0.0.1:{port}/",
             f"clusterkit/dashboard/{record.id}/user:pass@127.0.0.1:{port}/foo",
             f"clusterkit/dashboard/{record.id}//127.0.0.1:{port}/",
             f"clusterkit/dashboard/{record.id}/http://127.0.0.1:{port}/",
             f"clusterkit/dashboard/{record.id}/..%2F..%2F127.0.0.1:{port}",
-            f"clusterkit/dashboard/{record.id}/status?host=127.0.0.1:{port}",
         ]
-        refused = [  # not a registered id: 404 before any connection
+        reaching = [f"clusterkit/dashboard/{record.id}/status?host=127.0.0.1:{port}"]
+        unknown = [  # not a registered id: 404 before any connection
             f"clusterkit/dashboard/127.0.0.1:{port}/status",
             f"clusterkit/dashboard/{port}/status",
             f"clusterkit/dashboard/{record.id}:{port}/status",
             f"clusterkit/dashboard/localhost@127.0.0.1:{port}/",
             f"clusterkit/dashboard/user:pass@127.0.0.1:{port}/foo",
         ]
+        for path in not_pages + unknown:
+            assert (await raw(path)).code == 404, path
         for path in reaching:
             response = await raw(path)
             assert response.code == 200, (path, response.code)
-        for path in refused:
-            assert (await raw(path)).code == 404, path
         for payload in (f"localhost@127.0.0.1:{port}/ws", f"user:pass@127.0.0.1:{port}/ws"):
             url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}clusterkit/dashboard/{record.id}/{payload}"
-            # The fake dashboard has no socket at that path: refused, or accepted and closed.
-            try:
-                connection = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
-            except HTTPClientError:
-                continue
-            assert await connection.read_message() is None
+            with pytest.raises(HTTPClientError) as refused:
+                await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
+            assert refused.value.code == 404
         await asyncio.sleep(0.5)
         assert target.connections == 0
-        assert len(dashboard.hits) == len(reaching) + 2  # the two sockets reached it as plain GETs
-        assert all(uri.startswith("/") for _, uri, _ in dashboard.hits)
+        assert len(dashboard.hits) == len(reaching)
+        assert all(uri.startswith("/status") for _, uri, _ in dashboard.hits)
 
 
 async def test_names_are_escaped_wherever_sent(raw):
