@@ -40,6 +40,7 @@ from clusterkit.errors import BackendError, ClusterNotFoundError, ConfigError
 
 __all__ = [
     "PREFIX",
+    "adapt_cluster",
     "attach_cluster",
     "cluster_name",
     "configured_address",
@@ -49,7 +50,9 @@ __all__ = [
     "parse_option",
     "proxy_error",
     "quiet_after_close",
+    "scale_cluster",
     "start_cluster",
+    "start_detached",
     "stop_cluster",
 ]
 
@@ -336,6 +339,46 @@ def proxy_error(cluster: Any, exc: BaseException) -> BackendError:
         f"{cluster.scheduler_address} did not answer ({exc}). Check the address (the gateway's public URL, "
         "not its private API), or set gateway.proxy-address in your Dask config."
     )
+
+
+def scale_cluster(name: str, n: int, address: str | None = None, *, auth: Any = None) -> None:
+    """Ask the gateway for ``n`` workers (it turns adaptive scaling off)."""
+    url, authenticator = _address(address), _auth(auth)
+
+    async def scale(gateway: Any) -> None:
+        await gateway.scale_cluster(name.removeprefix(PREFIX), n)
+
+    _call(url, authenticator, scale)
+
+
+def adapt_cluster(name: str, minimum: int, maximum: int, address: str | None = None, *, auth: Any = None) -> None:
+    """Let the gateway scale the cluster between ``minimum`` and ``maximum`` workers."""
+    url, authenticator = _address(address), _auth(auth)
+
+    async def adapt(gateway: Any) -> None:
+        await gateway.adapt_cluster(name.removeprefix(PREFIX), minimum=minimum, maximum=maximum)
+
+    _call(url, authenticator, adapt)
+
+
+def start_detached(address: str | None, options: Mapping[str, Any], workers: int | None = None) -> registry.ClusterRecord:
+    """Start a cluster that stays on the gateway after this call (the sidebar's "New cluster")."""
+    cluster = start_cluster(address, options, detach=True)
+    try:
+        if workers:
+            cluster.scale(workers)
+        record = registry.ClusterRecord.new(
+            name=str(cluster.name),
+            kind="gateway",
+            scheduler_address=str(cluster.scheduler_address),
+            owner="gateway",
+            owner_pid=0,
+            dashboard_url=cluster.dashboard_link,
+        )
+        record.id = str(cluster.name)
+        return record
+    finally:
+        cluster.close()
 
 
 def cluster_name(scheduler_address: str) -> str | None:

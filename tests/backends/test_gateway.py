@@ -27,19 +27,13 @@ import clusterkit as ck
 from clusterkit import registry
 from clusterkit.backends import gateway as gateway_backend
 from clusterkit.magics import list_clusters
+from tests import gateway_server as gateway_fixtures
 from tests.conftest import wait_until
 from tests.gateway_server import GatewayServer, free_port, start_gateway
 
+gateway_server = gateway_fixtures.gateway_server  # the module-scoped fixture
+
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def gateway_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
-    server = start_gateway(tmp_path_factory.mktemp("gateway"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
