@@ -41,6 +41,7 @@ __all__ = [
     "ClusterkitError",
     "ConfigError",
     "NoClusterError",
+    "OptionError",
     "RegistryError",
     "RemoteError",
     "SSHError",
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
         ClusterNotFoundError,
         ConfigError,
         NoClusterError,
+        OptionError,
         RegistryError,
         RemoteError,
         SSHError,
@@ -82,7 +84,7 @@ if TYPE_CHECKING:
     from clusterkit.parallel.map import imap, map
     from clusterkit.parallel.remote import as_completed, cancel, get, remote, wait
     from clusterkit.session import Session, connect, current, gateway, sessions, ssh, start, stop_cluster, use
-    from clusterkit.widgets import progress
+    from clusterkit.widgets.progress import progress
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,7 @@ EXPECTED = {
     "ClusterkitError",
     "ConfigError",
     "NoClusterError",
+    "OptionError",
     "RegistryError",
     "RemoteError",
     "SSHError",
