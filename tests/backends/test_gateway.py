@@ -306,6 +306,24 @@ def test_each_fault_is_one_clear_error(fault: str, via: str, gateway_config: Gat
     assert not registry.list_records()
 
 
+BAD_LINES = {
+    "gateway ftp://127.0.0.1:8000": "is not a Dask Gateway address like http://127.0.0.1:8000",
+    "gateway --options worker_memory": "'worker_memory' is not KEY=VALUE",
+    "gateway --options =4": "'=4' is not KEY=VALUE",
+    "gateway -n 2 --adapt 1:3": "give -n N or --adapt MIN:MAX, not both",
+    "gateway -n -1": "Worker count -1 is not allowed",
+    "connect gateway:": "is not gateway:NAME",
+    "connect gateway:a/b": "is not gateway:NAME",
+}
+
+
+@pytest.mark.parametrize("line", sorted(BAD_LINES))
+def test_bad_gateway_command_lines_are_one_usage_error(shell, line: str):
+    output, error = run(shell, line)
+    assert isinstance(error, UsageError) and "Traceback" not in output
+    assert BAD_LINES[line] in str(error) and "\n" not in str(error)
+
+
 def test_the_gateway_fixture_stops_every_process(tmp_path):
     """The fixture module other tests reuse leaves nothing behind (clusters included)."""
     server = start_gateway(tmp_path)
