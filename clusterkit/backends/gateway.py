@@ -234,7 +234,8 @@ def quiet_after_close(gateway: Any) -> None:
 @functools.cache
 def _cluster_class() -> Any:
     """``dask_gateway.GatewayCluster`` with the ``close(timeout=...)`` every clusterkit cluster has."""
-    base = _library().GatewayCluster
+    dask_gateway = _library()
+    base = dask_gateway.GatewayCluster
 
     class ClusterkitGatewayCluster(base):  # type: ignore[misc, valid-type]
         """A gateway cluster; ``close`` keeps it running on the gateway when detached."""
@@ -243,6 +244,24 @@ def _cluster_class() -> Any:
             result = super().close(shutdown=shutdown)
             quiet_after_close(self.gateway)
             return result
+
+        def scale(self, n: int, **kwargs: Any) -> None:
+            self._ask("scale", super().scale, n, **kwargs)
+
+        def adapt(self, minimum: int | None = None, maximum: int | None = None, **kwargs: Any) -> None:
+            self._ask("adapt", super().adapt, minimum=minimum, maximum=maximum, **kwargs)
+
+        def _ask(self, action: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+            """A scale/adapt request; a cluster the gateway stopped meanwhile is one clear error."""
+            try:
+                call(*args, **kwargs)
+            except (dask_gateway.GatewayClusterError, ValueError) as exc:
+                raise BackendError(
+                    f"Cannot {action} cluster {self.name!r}: the Dask Gateway at {self.gateway.address} no longer "
+                    f"runs it ({exc}); it was stopped (idle culling, an admin). Start a new one with `%cluster gateway`."
+                ) from exc
+            except Exception as exc:
+                raise _explain(exc, self.gateway.address, self.gateway.auth, _timeout()) from exc
 
     return ClusterkitGatewayCluster
 

@@ -12,7 +12,9 @@ import contextlib
 import http.server
 import io
 import json
+import os
 import socket
+import subprocess
 import sys
 import threading
 import urllib.request
@@ -153,6 +155,9 @@ def test_magics_list_gateway_clusters_including_foreign_and_lost(gateway_config:
         _stop_on_gateway(gateway_config, foreign)
         assert wait_until(lambda: "lost" in next(row for row in list_clusters().splitlines() if "gw-magic" in row))
         assert foreign not in list_clusters()
+        output, error = run(shell, "scale 2")
+        assert isinstance(error, UsageError) and "Traceback" not in output
+        assert f"the Dask Gateway at {gateway_config.address} no longer runs it" in str(error)
         records, note = gateway_backend.gateway_records(registry.list_records())
         assert note is None and [r.status for r in records if r.name == "gw-magic"] == ["lost"]
     finally:
@@ -192,6 +197,11 @@ def test_detached_cluster_outlives_the_kernel_and_a_second_kernel_connects(gatew
         assert name in _gateway_clusters(gateway_config)
         assert registry.find("gw-detached") is None
         assert name in list_clusters()
+        listed = subprocess.run(
+            [sys.executable, "-m", "clusterkit.cli", "ls", "--json"],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=True,
+        )
+        assert [(r["kind"], r["owner"]) for r in json.loads(listed.stdout) if r["name"] == name] == [("gateway", "gateway")]
 
         second = execute(
             [
