@@ -116,7 +116,7 @@ def _auth(auth: Any) -> Any:
         return get_auth(auth)
     except (ValueError, TypeError, ImportError, AttributeError) as exc:
         raise ConfigError(
-            f"The Dask Gateway authentication is misconfigured: {exc}. Check gateway.auth.type "
+            f"The Dask Gateway authentication is misconfigured: {_one_line(exc)}. Check gateway.auth.type "
             "(basic, kerberos, jupyterhub or a class path) and gateway.auth.kwargs in your Dask config."
         ) from exc
 
@@ -134,6 +134,12 @@ def _timeout() -> float:
 
 
 # -- talking to the gateway, with a time limit -------------------------------------------------
+def _one_line(exc: BaseException, limit: int = 120) -> str:
+    """What an exception says, on one line and short (a server's HTML error page is neither)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _explain(exc: BaseException, address: str, auth: Any, timeout: float) -> BackendError:
     """One sentence for what went wrong between us and the gateway (what, why, the fix)."""
     import aiohttp
@@ -151,17 +157,17 @@ def _explain(exc: BaseException, address: str, auth: Any, timeout: float) -> Bac
             "or pass auth=."
         )
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerDisconnectedError | ConnectionError | OSError):
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        reason = getattr(exc, "strerror", None) or _one_line(exc)
         return BackendError(
             f"Cannot reach the Dask Gateway at {address}: {reason}. Check that dask-gateway-server runs there "
             "and that the address is right (the ADDRESS you gave, or gateway.address in your Dask config)."
         )
     if isinstance(exc, aiohttp.ContentTypeError | aiohttp.ClientResponseError | ValueError):
         return BackendError(
-            f"{address} does not answer like a Dask Gateway ({exc}). Check the address: it is the gateway's "
+            f"{address} does not answer like a Dask Gateway ({_one_line(exc)}). Check the address: it is the gateway's "
             "public URL (gateway.address), such as http://127.0.0.1:8000."
         )
-    return BackendError(f"The Dask Gateway at {address} failed: {type(exc).__name__}: {exc}.")
+    return BackendError(f"The Dask Gateway at {address} failed: {type(exc).__name__}: {_one_line(exc)}.")
 
 
 def _call(address: str, auth: Any, action: Callable[[Any], Awaitable[T]]) -> T:
@@ -258,7 +264,7 @@ def _cluster_class() -> Any:
             except (dask_gateway.GatewayClusterError, ValueError) as exc:
                 raise BackendError(
                     f"Cannot {action} cluster {self.name!r}: the Dask Gateway at {self.gateway.address} no longer "
-                    f"runs it ({exc}); it was stopped (idle culling, an admin). Start a new one with `%cluster gateway`."
+                    f"runs it ({_one_line(exc)}); it was stopped (idle culling, an admin). Start a new one with `%cluster gateway`."
                 ) from exc
             except Exception as exc:
                 raise _explain(exc, self.gateway.address, self.gateway.auth, _timeout()) from exc
@@ -292,7 +298,7 @@ def start_cluster(
         )
     except dask_gateway.GatewayClusterError as exc:
         raise BackendError(
-            f"The Dask Gateway at {url} could not start the cluster: {exc}. The gateway's log says why; "
+            f"The Dask Gateway at {url} could not start the cluster: {_one_line(exc)}. The gateway's log says why; "
             "try smaller --options, or ask its administrator."
         ) from exc
     except (ValueError, OSError, TimeoutError) as exc:
@@ -325,7 +331,7 @@ def attach_cluster(name: str, address: str | None = None, *, auth: Any = None) -
     try:
         return _cluster_class().from_name(name, address=url, auth=authenticator, shutdown_on_close=False)
     except dask_gateway.GatewayClusterError as exc:
-        raise ClusterNotFoundError(f"Cluster {name!r} on the Dask Gateway at {url} cannot be used: {exc}.") from exc
+        raise ClusterNotFoundError(f"Cluster {name!r} on the Dask Gateway at {url} cannot be used: {_one_line(exc)}.") from exc
     except (ValueError, OSError, TimeoutError) as exc:
         raise _explain(exc, url, authenticator, _timeout()) from exc
 
@@ -355,7 +361,7 @@ def proxy_error(cluster: Any, exc: BaseException) -> BackendError:
     """The gateway answered, but its scheduler proxy did not: say which address to fix."""
     return BackendError(
         f"The Dask Gateway at {cluster.gateway.address} runs cluster {cluster.name!r}, but its scheduler proxy "
-        f"{cluster.scheduler_address} did not answer ({exc}). Check the address (the gateway's public URL, "
+        f"{cluster.scheduler_address} did not answer ({_one_line(exc)}). Check the address (the gateway's public URL, "
         "not its private API), or set gateway.proxy-address in your Dask config."
     )
 

@@ -248,7 +248,7 @@ class _NotAGateway(http.server.BaseHTTPRequestHandler):
         self.send_response(404)
         self.send_header("Content-Type", "text/html")
         self.end_headers()
-        self.wfile.write(b"<h1>not here</h1>")
+        self.wfile.write(b"<html>\n<body>\n<h1>not here</h1>\n" + b"<p>padding</p>\n" * 50 + b"</body></html>")
 
     def log_message(self, *args: object) -> None:
         pass
