@@ -636,6 +636,8 @@ def gateway(
     """
     from clusterkit.backends.gateway import proxy_error, start_cluster
 
+    checked = WorkerOptions.parse(n_workers=n_workers, adapt=adapt, name=name)  # before asking the gateway
+    n_workers, adapt = checked.n_workers, checked.adapt
     if name is not None:
         _check_name(name)
     cluster = start_cluster(address, options, detach=detach, auth=auth)
