@@ -32,7 +32,7 @@ from distributed import Client
 from distributed.deploy.cluster import Cluster
 from distributed.security import Security
 
-from clusterkit import config, control, registry
+from clusterkit import config, control, registry, task_history
 from clusterkit import security as tls
 from clusterkit.backends import address as address_backend
 from clusterkit.errors import BackendError, ClusterkitError, ClusterNotFoundError, NoClusterError
@@ -96,6 +96,7 @@ class Session:
         self._refresher: Any = None
         self.record: registry.ClusterRecord | None = record
         if owned:
+            task_history.keep_history(client)  # so a task stream opened later shows what ran
             info = self._counts()
             self.record = registry.ClusterRecord.new(
                 id=record_id,
@@ -210,6 +211,9 @@ class Session:
         spec, workers = getattr(cluster, "worker_spec", None), getattr(cluster, "workers", None)
         if spec is None or workers is None or cluster.status.name != "running" or set(spec) <= set(workers):
             return
+        lock = getattr(cluster, "_lock", None)
+        if (lock is not None and lock.locked()) or getattr(cluster, "_correct_state_waiting", None):
+            return  # Dask is starting or stopping workers right now (a scale): not lost
         logger.warning("clusterkit: restarting %d worker(s) Dask stopped after they died", len(set(spec) - set(workers)))
         with contextlib.suppress(Exception):
             cluster._correct_state()  # type: ignore[attr-defined]
