@@ -16,9 +16,9 @@ from clusterkit import magics, registry
 
 @pytest.fixture(scope="module")
 def shell():
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.testing.globalipapp import get_ipython
 
-    ip = start_ipython()
+    ip = get_ipython()  # start_ipython() returns None once another module started it
     ip.run_line_magic("load_ext", "clusterkit")
     return ip
 

@@ -17,8 +17,19 @@ from typing import Any
 
 import msgpack
 import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F403  (a real Jupyter server: the REST entry point)
 
 from tests.security.users import other_user  # noqa: F401  (a fixture)
+
+
+@pytest.fixture(scope="module")
+def shell() -> Any:
+    """IPython's test shell with clusterkit loaded (one per process: ``get_ipython`` reuses it)."""
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "clusterkit")
+    return ip
 
 
 @pytest.fixture
