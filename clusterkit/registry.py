@@ -41,6 +41,7 @@ __all__ = [
     "list_records",
     "new_id",
     "owner_alive",
+    "owner_verified",
     "prune",
     "reachable",
     "remove",
@@ -284,6 +285,35 @@ def owner_alive(record: ClusterRecord, _seen: dict[int, bool] | None = None) -> 
     if _seen is not None:
         _seen[pid] = alive
     return alive
+
+
+def owner_verified(record: ClusterRecord) -> bool:
+    """Is ``record.owner_pid`` really the owner the record names, so that it may be signalled?
+
+    The process must belong to this user and have started before the record was written
+    (a pid reused later, or a record naming an older unrelated process, fails); a daemon
+    must run ``-m clusterkit.daemon`` and a kernel must carry its id on its command line
+    (its connection file). ``"process"`` owners (scripts) can only be checked by user and
+    start time.
+    """
+    import psutil
+
+    if not isinstance(record.owner_pid, int) or record.owner_pid <= 1:
+        return False
+    try:
+        process = psutil.Process(record.owner_pid)
+        cmdline = process.cmdline()
+        ours = process.uids().real == os.getuid()
+        started = process.create_time()
+    except psutil.Error:
+        return False
+    if not ours or started > record.created + 1.0:
+        return False
+    if record.owner == "daemon":
+        return "-m" in cmdline and "clusterkit.daemon" in cmdline
+    if record.owner == "process":
+        return True
+    return any(record.owner in argument for argument in cmdline)
 
 
 def _pid_alive(pid: int) -> bool:
