@@ -296,24 +296,35 @@ def owner_verified(record: ClusterRecord) -> bool:
     (its connection file). ``"process"`` owners (scripts) can only be checked by user and
     start time.
     """
-    import psutil
-
     if not isinstance(record.owner_pid, int) or record.owner_pid <= 1:
         return False
-    try:
-        process = psutil.Process(record.owner_pid)
-        cmdline = process.cmdline()
-        ours = process.uids().real == os.getuid()
-        started = process.create_time()
-    except psutil.Error:
+    facts = _process_facts(record.owner_pid)
+    if facts is None:
         return False
-    if not ours or started > record.created + 1.0:
+    uid, started, cmdline = facts
+    if uid != os.getuid() or started > record.created + 1.0:
         return False
     if record.owner == "daemon":
         return "-m" in cmdline and "clusterkit.daemon" in cmdline
     if record.owner == "process":
         return True
     return any(record.owner in argument for argument in cmdline)
+
+
+def _process_facts(pid: int) -> tuple[int, float, list[str]] | None:
+    """Real uid, start time (epoch seconds) and command line of ``pid``, from ``/proc``; ``None`` if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+        with open(f"/proc/{pid}/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = [part.decode(errors="replace") for part in f.read().split(b"\0") if part]
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return uid, boot + ticks / os.sysconf("SC_CLK_TCK"), cmdline
 
 
 def _pid_alive(pid: int) -> bool:

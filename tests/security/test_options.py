@@ -73,7 +73,7 @@ def test_the_magic_says_the_same(shell, words, python, sentence):
 
 
 def test_the_cli_and_the_daemon_say_the_same():
-    for words, _, sentence in BAD:
+    for words, _, sentence in [BAD[0], *BAD[3:]]:  # one row per option (each is a process start)
         up = subprocess.run([sys.executable, "-m", "clusterkit.cli", "up", *words],
                             capture_output=True, text=True, timeout=60)
         assert up.returncode == 2 and sentence in up.stderr and "Traceback" not in up.stderr, up.stderr

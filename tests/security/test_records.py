@@ -23,6 +23,7 @@ import pytest
 
 from clusterkit import control, registry
 from clusterkit.errors import BackendError, RegistryError
+from tests.conftest import wait_until
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -196,6 +197,8 @@ def test_a_reused_pid_is_not_taken_for_the_daemon(registry_dir):
     # Looks like a daemon on its command line, but started after the record was written.
     lookalike = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "-m", "clusterkit.daemon"])
     try:
+        # /proc shows the new command line a moment after exec.
+        assert wait_until(lambda: "clusterkit.daemon" in psutil.Process(lookalike.pid).cmdline(), 10)
         started = psutil.Process(lookalike.pid).create_time()
         record = registry.ClusterRecord.new(name="reused", kind="local", scheduler_address="tcp://127.0.0.1:9",
                                             owner="daemon", owner_pid=lookalike.pid)
