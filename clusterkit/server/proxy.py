@@ -10,9 +10,9 @@ What Dask's pages can do is limited too (README, "Dashboards and the proxy"):
 
 * ``<path>`` must be one of Dask's dashboard pages
   (:func:`clusterkit.links.check_dashboard_path`), else 404 before any connection;
-* the dashboard port must answer ``json/identity.json`` as the record's own
-  scheduler, so a planted record cannot aim the proxy at another loopback
-  service (403);
+* the dashboard port must be a listening socket of the record's owner process
+  (or its children), so a planted record cannot aim the proxy at another
+  loopback service (403);
 * authorization per method: ``read`` for GET and HEAD, ``write`` for every
   other method and for WebSockets (a Bokeh socket runs callbacks);
 * the Jupyter token, cookies, ``Authorization``, ``Referer`` and ``Origin`` never
@@ -32,22 +32,22 @@ Examples (relative to the server's base URL)::
 from __future__ import annotations
 
 import dataclasses
-import html
 import inspect
 import ipaddress
 import json
-import re
+import os
 import secrets
 import time
 import urllib.parse
 from typing import Any, ClassVar
 
+import psutil
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.call_context import CallContext
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import httpclient, web
+from tornado import web
 
 from clusterkit import links, registry
 from clusterkit.errors import ClusterkitError, RegistryError
@@ -92,7 +92,7 @@ _DROPPED_RESPONSE_PREFIXES = (
 _PRIVATE_QUERY = frozenset({"token", "_xsrf"})
 # Methods a read-only user may use; the rest (and every WebSocket) need ``write``.
 _READ_METHODS = frozenset({"GET", "HEAD"})
-_IDENTITY_TTL = 60.0
+_OWNER_CHECK_TTL = 60.0
 # Sec-Fetch-Dest of a page opened in a frame or a tab (moved under a capability).
 _NAVIGATIONS = frozenset({"document", "iframe", "frame"})
 
@@ -105,7 +105,6 @@ class _Grant:
     user: Any
     actions: frozenset[str]
     expires: float
-_WORKERS_TITLE = re.compile(r'<h1 class="title">\s*Scheduler\s+([^<\s]+)\s*</h1>')
 
 
 def _is_loopback(host: str) -> bool:
@@ -136,63 +135,45 @@ def dashboard_target(record: registry.ClusterRecord) -> tuple[str, int]:
     )
 
 
-async def _fetch(url: str, timeout: float) -> httpclient.HTTPResponse:
-    """GET ``url`` with no header of the user's; connection errors are a 502."""
+def verify_owner(record: registry.ClusterRecord, port: int) -> None:
+    """Refuse (403) a dashboard port that the record's owner does not listen on.
+
+    The dashboard of a local or detached cluster is served by its owner (the
+    kernel or daemon that runs the scheduler); an SSH cluster's is a port
+    forward the owner opened. So the port must be a listening TCP socket of the
+    record's owner process, or of one of its children, running as this user.
+    A record planted to aim the proxy at another loopback service (the Jupyter
+    server itself, a database, another user's dashboard) fails here before any
+    request is sent there. (Dask's own identity pages are among the routes
+    clusterkit turns off, so the check does not ask the dashboard.)
+    """
+    refused = web.HTTPError(
+        403,
+        f"Port {port} is not the dashboard of cluster {record.name!r}: no process of that cluster "
+        f"(owner pid {record.owner_pid}) listens on it; not proxying.",
+    )
     try:
-        response = await httpclient.AsyncHTTPClient().fetch(
-            url, follow_redirects=False, connect_timeout=timeout, request_timeout=timeout, raise_error=False
-        )
-    except (OSError, httpclient.HTTPError) as exc:
-        raise web.HTTPError(502, f"The cluster's dashboard at {url} did not answer: {exc}") from None
-    if response.code == 599:
-        raise web.HTTPError(502, f"The cluster's dashboard at {url} did not answer: {response.error}")
-    return response
-
-
-async def dashboard_scheduler_address(host: str, port: int, timeout: float) -> str | None:
-    """The scheduler address the Dask dashboard on ``host:port`` names, or ``None`` if it names none.
-
-    Dask's ``json/identity.json`` first (JSON, never unpickled). It fails with a
-    500 once workers report metrics keyed by tuples (a Dask bug), so then the
-    ``Scheduler <address>`` title of ``info/main/workers.html``.
-    """
-    response = await _fetch(f"http://{host}:{port}/json/identity.json", timeout)
-    if response.code == 200:
+        owner = psutil.Process(record.owner_pid)
+        family = [owner, *owner.children(recursive=True)]
+    except psutil.Error:
+        raise refused from None
+    for process in family:
         try:
-            identity = json.loads(response.body or b"")
-        except (ValueError, UnicodeDecodeError):
-            identity = None
-        if isinstance(identity, dict) and identity.get("type") == "Scheduler":
-            address = identity.get("address")
-            return address if isinstance(address, str) else None
-    response = await _fetch(f"http://{host}:{port}/info/main/workers.html", timeout)
-    if response.code != 200:
-        return None
-    found = _WORKERS_TITLE.search(response.body.decode("utf-8", "replace"))
-    return html.unescape(found.group(1)) if found else None
-
-
-async def verify_identity(record: registry.ClusterRecord, host: str, port: int, timeout: float) -> None:
-    """Refuse (403) a dashboard port that does not answer as the record's own scheduler.
-
-    The dashboard must name the record's ``scheduler_address``. A record planted
-    to aim the proxy at another loopback service (the Jupyter server itself, a
-    database, another cluster's dashboard) fails here before any request of the
-    user's is sent there.
-    """
-    if await dashboard_scheduler_address(host, port, timeout) != record.scheduler_address:
-        raise web.HTTPError(
-            403,
-            f"Port {port} does not answer as the dashboard of cluster {record.name!r} "
-            f"(it must name the scheduler {record.scheduler_address}); not proxying.",
-        )
+            if process.uids().real != os.getuid():
+                continue
+            sockets = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        if any(s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == port for s in sockets):
+            return
+    raise refused
 
 
 class DashboardProxyHandler(ProxyHandler):
     """Proxy one registered cluster's dashboard; every request authenticated and authorized."""
 
     auth_resource = "clusterkit"
-    #: (record id, scheduler address, host, port) -> when its identity was last confirmed.
+    #: (record id, scheduler address, host, port) -> when its owner was last seen listening there.
     _verified: ClassVar[dict[tuple[str, str, str, int], float]] = {}
     #: capability -> what it grants (in memory: a server restart revokes every link).
     _grants: ClassVar[dict[str, _Grant]] = {}
@@ -247,8 +228,8 @@ class DashboardProxyHandler(ProxyHandler):
             raise web.HTTPError(404, f"No running cluster has the id {self.cluster_id!r}.")
         host, port = dashboard_target(record)
         key = (record.id, record.scheduler_address, host, port)
-        if time.monotonic() - self._verified.get(key, -_IDENTITY_TTL) >= _IDENTITY_TTL:
-            await verify_identity(record, host, port, self.clusterkit.proxy_connect_timeout)
+        if time.monotonic() - self._verified.get(key, -_OWNER_CHECK_TTL) >= _OWNER_CHECK_TTL:
+            verify_owner(record, port)
             self._verified[key] = time.monotonic()
         self.target = (host, port)
         if not self.capability and self.request.headers.get("Sec-Fetch-Dest") in _NAVIGATIONS:
@@ -385,6 +366,10 @@ class DashboardProxyHandler(ProxyHandler):
         return await super().get(*args, **kwargs)
 
     async def http_get(self, cluster_id: str, proxied_path: str) -> Any:
+        if self.dashboard_path == "individual-plots.json":
+            # Dask serves it from its info routes, which clusterkit turns off.
+            self.set_header("Content-Type", "application/json")
+            return self.finish(json.dumps(links.dask_plots()))
         return await self._go(proxied_path)
 
     async def open(self, cluster_id: str, proxied_path: str) -> Any:

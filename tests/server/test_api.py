@@ -147,9 +147,9 @@ async def test_proxy_forwards_http_without_jupyter_credentials(raw, jp_auth_head
     async with fake_dashboard() as dashboard:
         record = write_record(dashboard.port)
         token = jp_auth_header["Authorization"].split()[-1]
-        response = await raw(f"clusterkit/dashboard/{record.id}/individual-plots.json?x=1&token={token}")
+        response = await raw(f"clusterkit/dashboard/{record.id}/status?x=1&token={token}")
         assert response.code == 200
-        assert body_of(response)["uri"] == "/individual-plots.json?x=1"
+        assert body_of(response)["uri"] == "/status?x=1"
         posted = await raw(f"clusterkit/dashboard/{record.id}/status", method="POST", body=b"{}")
         assert posted.code == 200 and body_of(posted) == {"method": "POST", "uri": "/status"}
         for _, _, headers in dashboard.hits:
@@ -292,13 +292,14 @@ async def test_names_are_escaped_wherever_sent(raw):
     response = await raw("clusterkit/api/clusters")
     assert response.headers["Content-Type"].startswith("application/json")
     assert b"<script>" not in response.body and b"</script>" not in response.body
-    assert body_of(response)[0]["name"] == name
+    assert body_of(response) == []  # the registry skips a record whose name is not a valid name
     missing = await raw("clusterkit/api/clusters/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
     assert missing.code == 404 and b"<script>" not in missing.body
     proxy_missing = await raw("clusterkit/dashboard/%3Cscript%3E/status")
     assert proxy_missing.code == 404 and b"<script>" not in proxy_missing.body
     assert proxy_missing.headers["Content-Type"].startswith("application/json")
-    assert body_of(await raw(f"clusterkit/api/clusters/{record.id}"))["name"] == name
+    one = await raw(f"clusterkit/api/clusters/{record.id}")
+    assert one.code == 404 and b"<script>" not in one.body
 
 
 async def test_create_passes_the_form_to_the_daemon(raw, monkeypatch):
@@ -393,7 +394,7 @@ async def test_concurrent_starts_are_limited_to_the_setting(raw, monkeypatch, jp
     await wait_for(lambda: len(entered) == 2)
     third = await create("three")
     assert third.code == 429, third.body
-    assert "max_starting_clusters" in body_of(third)["message"] and entered == ["one", "two"] or \
+    assert ("max_starting_clusters" in body_of(third)["message"] and entered == ["one", "two"]) or \
         sorted(entered) == ["one", "two"]
     release.set()
     assert [(await first).code, (await second).code] == [201, 201]
