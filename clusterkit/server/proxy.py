@@ -355,10 +355,19 @@ class DashboardProxyHandler(ProxyHandler):
         ]
         return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
-    def _go(self, proxied_path: str) -> Any:
+    async def _go(self, proxied_path: str) -> Any:
         assert self.target is not None  # prepare() found it or raised
         host, port = self.target
-        return ProxyHandler.proxy(self, host, port, self.dashboard_path)
+        try:
+            return await ProxyHandler.proxy(self, host, port, self.dashboard_path)
+        except OSError as exc:  # connection refused or reset: the dashboard is gone
+            raise web.HTTPError(502, f"The dashboard of cluster {self.cluster_id} did not answer: {exc}") from None
+        except web.HTTPError as exc:
+            if exc.status_code not in (500, 599):  # jupyter-server-proxy's codes for "no answer"
+                raise
+            raise web.HTTPError(
+                502, f"The dashboard of cluster {self.cluster_id} did not answer: {exc.log_message or exc.reason}"
+            ) from None
 
     # Every entry point is marked (and checked) as authenticated: a 403, never a login redirect.
     @ws_authenticated
@@ -382,28 +391,28 @@ class DashboardProxyHandler(ProxyHandler):
             self.close(1011, "The cluster's dashboard did not accept the connection.")
 
     @ws_authenticated
-    def post(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def post(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def put(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def put(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def delete(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def delete(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def head(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def head(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def patch(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def patch(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def options(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def options(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
 
 def routes() -> list[tuple[str, type, dict[str, Any]]]:
