@@ -115,7 +115,9 @@ async def test_unreachable_owner_is_502_not_500(raw):
 
 @pytest.mark.slow
 async def test_scale_and_stop_a_real_cluster(raw, cluster):
+    """A TLS cluster (the default): the server finds its credentials and scales and stops it."""
     record = cluster.record
+    assert record.scheduler_address.startswith("tls://"), record.scheduler_address
     response = await raw(f"clusterkit/api/clusters/{record.id}", method="PATCH", body=b'{"workers": 3}')
     assert response.code == 202, response.body
     await wait_for(lambda: len(cluster.client.scheduler_info(n_workers=-1)["workers"]) == 3)
