@@ -33,6 +33,15 @@ class ClusterkitServer(Configurable):
             "daemons it starts use the same folder."
         ),
     )
+    gateway_address = Unicode(
+        "",
+        config=True,
+        help=(
+            "A Dask Gateway (its public URL, e.g. http://127.0.0.1:8000) whose clusters of this user the "
+            "sidebar lists, scales and stops, and where 'New cluster' can start one. Empty (the default) "
+            "means gateway.address from Dask config, or no gateway when that is unset too."
+        ),
+    )
     allow_create = Bool(
         True,
         config=True,

@@ -121,6 +121,8 @@ def dashboard_target(record: registry.ClusterRecord) -> tuple[str, int]:
     SSH backend forwards the remote dashboard to a local port. A cluster whose
     dashboard would be on another machine is refused (403), not guessed at.
     """
+    if record.kind == "gateway":  # gateway://127.0.0.1/... is the gateway's proxy, not a dashboard here
+        raise web.HTTPError(404, f"Cluster {record.name!r} is served by its Dask Gateway: open {record.dashboard_url}.")
     if not record.dashboard_port:
         raise web.HTTPError(404, f"Cluster {record.name!r} has no dashboard.")
     host = urllib.parse.urlsplit(record.scheduler_address).hostname or ""
