@@ -190,6 +190,7 @@ class DashboardProxyHandler(ProxyHandler):
 
     def initialize(self, clusterkit: Any, serverapp: Any, reaper: Any) -> None:
         self.clusterkit = clusterkit
+        self.server_port = int(getattr(serverapp, "port", 0) or 0)
         self.target: tuple[str, int] | None = None
         self.cluster_id = ""
         self.capability = ""
@@ -230,6 +231,8 @@ class DashboardProxyHandler(ProxyHandler):
             raise web.HTTPError(404, f"No running cluster has the id {self.cluster_id!r}.")
         host, port = dashboard_target(record)
         key = (record.id, record.scheduler_address, host, port)
+        if port == self.server_port:  # the Jupyter server's own port is never a dashboard
+            raise web.HTTPError(403, f"Port {port} is this Jupyter server's, not the dashboard of {record.name!r}.")
         if time.monotonic() - self._verified.get(key, -_OWNER_CHECK_TTL) >= _OWNER_CHECK_TTL:
             verify_owner(record, port)
             self._verified[key] = time.monotonic()
@@ -255,14 +258,18 @@ class DashboardProxyHandler(ProxyHandler):
             )
             raise web.HTTPError(403, f"You are not allowed to {what} (needs '{action}' on '{self.auth_resource}').")
 
+    @classmethod
+    def _forget_expired_grants(cls) -> None:
+        now = time.monotonic()
+        for key in [k for k, grant in cls._grants.items() if grant.expires < now]:
+            del cls._grants[key]
+
     async def _authorize_capability(self) -> None:
         """A ``~<capability>`` path segment stands for the user it was issued to, for one cluster only."""
         CallContext.set(CallContext.JUPYTER_HANDLER, self)
         if not self.check_host():
             raise web.HTTPError(403)
-        now = time.monotonic()
-        for key in [k for k, grant in self._grants.items() if grant.expires < now]:
-            del self._grants[key]
+        self._forget_expired_grants()
         grant = self._grants.get(self.capability)
         if grant is None or grant.cluster_id != self.cluster_id:
             raise web.HTTPError(
@@ -284,6 +291,7 @@ class DashboardProxyHandler(ProxyHandler):
         reaches this one cluster's dashboard and nothing else of Jupyter's.
         """
         actions = frozenset([a for a in ("read", "write") if await self._allowed(self.current_user, a)])
+        self._forget_expired_grants()
         capability = secrets.token_urlsafe(24)
         lifetime = self.clusterkit.dashboard_link_lifetime
         self._grants[capability] = _Grant(self.cluster_id, self.current_user, actions, time.monotonic() + lifetime)

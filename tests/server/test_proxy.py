@@ -200,8 +200,13 @@ async def test_a_planted_record_cannot_aim_the_proxy_at_another_loopback_port(ra
                     for headers in ({}, {"Sec-Fetch-Dest": "iframe"}):
                         response = await raw(f"clusterkit/dashboard/{record.id}/{path}", headers=headers)
                         assert response.code == 403, (record, response.code, response.body)
-                        assert "no process of that cluster" in json.loads(response.body)["message"]
+                        message = json.loads(response.body)["message"]
+                        assert "no process of that cluster" in message or "this Jupyter server's" in message
             assert other.hits == []
+        # Even its owner's: the Jupyter server's own port is never proxied.
+        itself = write_record(jp_http_port, kind="local")
+        response = await raw(f"clusterkit/dashboard/{itself.id}/status")
+        assert response.code == 403 and "this Jupyter server's" in json.loads(response.body)["message"]
     finally:
         stranger.kill()
         stranger.wait()
