@@ -223,6 +223,29 @@ def test_use_in_notebook(page: Any, lab: Lab) -> None:
     shot(page, "use-in-notebook")
 
 
+def test_dashboard_widget_in_a_cell_is_sandboxed(page: Any, lab: Lab) -> None:
+    """``%cluster dashboard progress`` in a notebook cell: Dask's plot renders in a sandboxed frame."""
+    page.evaluate(
+        "async () => {" + _NOTEBOOK + """
+          const cells = nb.content.model.sharedModel;
+          cells.insertCell(cells.cells.length, {cell_type: 'code', source: '%cluster dashboard progress'});
+          nb.content.activeCellIndex = cells.cells.length - 1;
+          await window.jupyterapp.commands.execute('notebook:run-cell');
+        }"""
+    )
+    widget = page.locator(".ck-frame[data-loaded='true']")
+    widget.wait_for(state="attached", timeout=120_000)
+    frame_element = widget.locator("iframe")
+    assert frame_element.get_attribute("sandbox") == "allow-scripts allow-popups allow-downloads"
+    assert "/clusterkit/dashboard/" in str(frame_element.get_attribute("src"))
+    target = wait_for(lambda: next((f for f in page.frames if "individual-progress" in f.url), None),
+                      what="the progress plot's frame")
+    assert "/~" in target.url and target.evaluate("() => window.origin") == "null"
+    wait_for(lambda: target.evaluate("() => !!(window.Bokeh && window.Bokeh.documents.length)"),
+             what="Bokeh's document in the sandboxed frame")
+    shot(page, "dashboard-widget")
+
+
 def test_new_cluster_from_sidebar(page: Any, lab: Lab) -> None:
     open_sidebar(page)
     page.locator("#clusterkit-sidebar button[data-action='new']").click()
