@@ -204,6 +204,15 @@ class DashboardProxyHandler(ProxyHandler):
     def is_websocket(self) -> bool:
         return self.request.method == "GET" and self.request.headers.get("Upgrade", "").lower() == "websocket"
 
+    def is_navigation(self) -> bool:
+        """A page opened in a frame or tab (browsers without ``Sec-Fetch-Dest``: a GET asking for HTML)."""
+        if self.request.method != "GET" or self.is_websocket():
+            return False
+        destination = self.request.headers.get("Sec-Fetch-Dest")
+        if destination is not None:
+            return destination in _NAVIGATIONS
+        return "text/html" in self.request.headers.get("Accept", "")
+
     def auth_action(self) -> str:
         """``read`` for GET and HEAD; ``write`` for other methods and WebSockets (they can act)."""
         return "read" if self.request.method in _READ_METHODS and not self.is_websocket() else "write"
@@ -237,7 +246,7 @@ class DashboardProxyHandler(ProxyHandler):
             verify_owner(record, port)
             self._verified[key] = time.monotonic()
         self.target = (host, port)
-        if not self.capability and self.request.headers.get("Sec-Fetch-Dest") in _NAVIGATIONS:
+        if not self.capability and self.is_navigation():
             await self._redirect_into_sandbox()
 
     async def _allowed(self, user: Any, action: str) -> bool:

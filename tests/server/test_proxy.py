@@ -251,7 +251,8 @@ async def test_pages_move_under_a_capability_that_works_without_cookies(raw, rea
             assert (await raw(path, auth=False)).code in (403, 404), path
         # A read-only user's pages may look but not act: no POST, no socket.
         read_only.read_only = True
-        page = _capability_path(await raw(f"clusterkit/dashboard/{record.id}/status", headers=navigate))
+        html_get = {"Accept": "text/html,application/xhtml+xml"}  # a browser without Sec-Fetch-Dest
+        page = _capability_path(await raw(f"clusterkit/dashboard/{record.id}/status", headers=html_get))
         prefix = page.rsplit("/", 1)[0]
         assert (await raw(f"{prefix}/status", auth=False)).code == 200
         assert (await raw(f"{prefix}/status", method="POST", auth=False)).code == 403
