@@ -10,6 +10,8 @@ import types
 
 import pytest
 
+from clusterkit import links
+from clusterkit.errors import ClusterkitError
 from clusterkit.widgets.taskstream import KINDS, MAX_LANES, MAX_PREFIXES, TaskStreamBuffer
 
 # The submodules share names with functions of clusterkit.widgets: reach them by module name.
@@ -177,7 +179,7 @@ def _fake_session(record_id: str | None = "abc123", address: str = "tcp://127.0.
 def no_server(monkeypatch):
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
     monkeypatch.delenv("CLUSTERKIT_JUPYTER_BASE_URL", raising=False)
-    monkeypatch.setattr(dashboard_urls, "_parent_server", lambda: None)
+    monkeypatch.setattr(links, "parent_server", lambda: None)
 
 
 def test_dashboard_url_is_direct_without_a_jupyter_server(no_server):
@@ -193,22 +195,20 @@ def test_dashboard_url_on_jupyterhub_uses_the_service_prefix_and_cluster_route(n
 
 def test_dashboard_url_from_the_parent_server(no_server, monkeypatch):
     server = {"pid": 1, "base_url": "/lab-base/", "url": "http://127.0.0.1:1/lab-base/"}
-    monkeypatch.setattr(dashboard_urls, "_parent_server", lambda: server)
+    monkeypatch.setattr(links, "parent_server", lambda: server)
     monkeypatch.setattr(dashboard_urls, "_server_has_clusterkit_route", lambda url: True)
     assert dashboard_urls.dashboard_url(_fake_session()) == "/lab-base/clusterkit/dashboard/abc123/status"
-    # Without clusterkit's server extension: jupyter-server-proxy, loopback only.
+    # Without clusterkit's server extension: Dask's direct link, never jupyter-server-proxy's /proxy/<port>.
     monkeypatch.setattr(dashboard_urls, "_server_has_clusterkit_route", lambda url: False)
-    assert dashboard_urls.dashboard_url(_fake_session()) == "/lab-base/proxy/9999/status"
-    remote = _fake_session(address="tcp://10.0.0.5:8786")
-    assert dashboard_urls.proxied_url(remote, "status") is None
+    assert dashboard_urls.dashboard_url(_fake_session()) == "http://127.0.0.1:9999/status"
 
 
-def test_bare_address_sessions_use_jupyter_server_proxy_for_loopback_only(no_server, monkeypatch):
+def test_bare_address_sessions_never_use_the_generic_proxy_route(no_server, monkeypatch):
     monkeypatch.setenv("CLUSTERKIT_JUPYTER_BASE_URL", "/")
-    assert dashboard_urls.proxied_url(_fake_session(record_id=None), "status") == "/proxy/9999/status"
-    remote = _fake_session(record_id=None, address="tcp://10.0.0.5:8786")
-    assert dashboard_urls.proxied_url(remote, "status") is None
-    assert dashboard_urls.dashboard_url(remote) == "http://127.0.0.1:9999/status"
+    assert dashboard_urls.proxied_url(_fake_session(record_id=None), "status") is None
+    assert dashboard_urls.dashboard_url(_fake_session(record_id=None)) == "http://127.0.0.1:9999/status"
+    with pytest.raises(ClusterkitError, match="Refusing dashboard path"):
+        dashboard_urls.proxied_url(_fake_session(), "../../../files/x.html")
 
 
 def test_plot_names_come_from_paths():
