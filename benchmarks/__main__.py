@@ -39,6 +39,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("taskstream", "benchmarks.bench_taskstream", [], ["--items", "5000", "--tasks", "200", "--rounds", "1"]),
     ("security", "benchmarks.bench_security", [], ["--smoke"]),
     ("registry", "benchmarks.bench_registry", [], ["--smoke"]),
+    ("gateway", "benchmarks.bench_gateway", [], ["--rounds", "1"]),
 ]
 
 
