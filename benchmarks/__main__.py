@@ -115,6 +115,9 @@ def main() -> None:
             arguments = [a for a in arguments if a != "--smoke"]
         print(f"# {name}: load average {_load()}", flush=True)
         text, records, status = run_one(name, module, arguments, args.timeout)
+        failed = [f"{r.get('contender')}: {r['error']}" for r in records if "error" in r]
+        if failed:
+            status += "; **peers that did not run**: " + "; ".join(failed)
         print(f"# {name}: {status}", flush=True)
         lines += [f"## {name}", "", status, "", "```", text or "(no table printed)", "```", "",
                   "<details><summary>records</summary>", "", "```json",
