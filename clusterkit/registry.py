@@ -147,6 +147,9 @@ _CHECKS: dict[str, Any] = {
     "threads": _is_int,
     "memory_bytes": _is_int,
     "status": lambda v: v in get_args(Status),
+    # a link the sidebar opens: http(s) only, never javascript: or file:
+    "dashboard_url": lambda v: v is None
+    or (isinstance(v, str) and v.startswith(("http://", "https://")) and len(v) <= 2048 and v.isprintable()),
 }
 
 

@@ -1,16 +1,15 @@
 """A real ``dask-gateway-server`` for tests, on loopback, stopped by PID.
 
-Reusable by any test module (the gateway backend's tests, the JupyterHub tests)::
+Reusable by any test module (the gateway backend's tests, the server's, the JupyterHub tests)::
 
-    from tests.gateway_server import GatewayServer, start_gateway
+    from tests import gateway_server as gateway_fixtures
 
-    @pytest.fixture(scope="module")
-    def gateway_server(tmp_path_factory):
-        server = start_gateway(tmp_path_factory.mktemp("gateway"))
-        try:
-            yield server
-        finally:
-            server.stop()
+    gateway_server = gateway_fixtures.gateway_server  # a module-scoped fixture
+
+    def test_something(gateway_server):
+        session = ck.gateway(gateway_server.address, auth=gateway_server.auth())
+
+or call :func:`start_gateway` yourself (``backend=`` the multi-user ``LocalBackend``, ``env=``).
 
 The server runs the process backend (``UnsafeLocalBackend``: every cluster's
 scheduler and workers are child processes of the server, as the server's own
@@ -36,11 +35,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import psutil
+import pytest
 
-__all__ = ["GatewayServer", "free_port", "start_gateway"]
+__all__ = ["GatewayServer", "free_port", "gateway_server", "start_gateway"]
 
 _CONFIG = """\
 c.DaskGateway.address = "127.0.0.1:{api_port}"
@@ -200,3 +201,13 @@ def start_gateway(
             server.stop()
             raise RuntimeError(f"dask-gateway-server did not answer within {startup_timeout} s:\n{server.log()}")
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def gateway_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+    """A gateway for the tests of one module, stopped (and checked for leftovers) after them."""
+    server = start_gateway(tmp_path_factory.mktemp("gateway"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -40,6 +40,7 @@ from clusterkit.errors import BackendError, ClusterNotFoundError, ConfigError
 
 __all__ = [
     "PREFIX",
+    "adapt_cluster",
     "attach_cluster",
     "cluster_name",
     "configured_address",
@@ -48,7 +49,10 @@ __all__ = [
     "merge_records",
     "parse_option",
     "proxy_error",
+    "quiet_after_close",
+    "scale_cluster",
     "start_cluster",
+    "start_detached",
     "stop_cluster",
 ]
 
@@ -112,7 +116,7 @@ def _auth(auth: Any) -> Any:
         return get_auth(auth)
     except (ValueError, TypeError, ImportError, AttributeError) as exc:
         raise ConfigError(
-            f"The Dask Gateway authentication is misconfigured: {exc}. Check gateway.auth.type "
+            f"The Dask Gateway authentication is misconfigured: {_one_line(exc)}. Check gateway.auth.type "
             "(basic, kerberos, jupyterhub or a class path) and gateway.auth.kwargs in your Dask config."
         ) from exc
 
@@ -130,6 +134,12 @@ def _timeout() -> float:
 
 
 # -- talking to the gateway, with a time limit -------------------------------------------------
+def _one_line(exc: BaseException, limit: int = 120) -> str:
+    """What an exception says, on one line and short (a server's HTML error page is neither)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _explain(exc: BaseException, address: str, auth: Any, timeout: float) -> BackendError:
     """One sentence for what went wrong between us and the gateway (what, why, the fix)."""
     import aiohttp
@@ -147,17 +157,17 @@ def _explain(exc: BaseException, address: str, auth: Any, timeout: float) -> Bac
             "or pass auth=."
         )
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerDisconnectedError | ConnectionError | OSError):
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        reason = getattr(exc, "strerror", None) or _one_line(exc)
         return BackendError(
             f"Cannot reach the Dask Gateway at {address}: {reason}. Check that dask-gateway-server runs there "
             "and that the address is right (the ADDRESS you gave, or gateway.address in your Dask config)."
         )
     if isinstance(exc, aiohttp.ContentTypeError | aiohttp.ClientResponseError | ValueError):
         return BackendError(
-            f"{address} does not answer like a Dask Gateway ({exc}). Check the address: it is the gateway's "
+            f"{address} does not answer like a Dask Gateway ({_one_line(exc)}). Check the address: it is the gateway's "
             "public URL (gateway.address), such as http://127.0.0.1:8000."
         )
-    return BackendError(f"The Dask Gateway at {address} failed: {type(exc).__name__}: {exc}.")
+    return BackendError(f"The Dask Gateway at {address} failed: {type(exc).__name__}: {_one_line(exc)}.")
 
 
 def _call(address: str, auth: Any, action: Callable[[Any], Awaitable[T]]) -> T:
@@ -217,16 +227,47 @@ def _apply_options(options_spec: Any, given: Mapping[str, Any], address: str) ->
 
 
 # -- clusters -----------------------------------------------------------------------------------
+def quiet_after_close(gateway: Any) -> None:
+    """Stop a closed sync ``dask_gateway.Gateway`` from closing itself again when collected.
+
+    With distributed >= 2026 its ``__del__`` asks the stopped loop runner for its
+    loop, which raises, and Python prints "Exception ignored in Gateway.__del__"
+    into the notebook. Its ``__del__`` skips asynchronous gateways, so mark it so.
+    """
+    gateway._asynchronous = True
+
+
 @functools.cache
 def _cluster_class() -> Any:
     """``dask_gateway.GatewayCluster`` with the ``close(timeout=...)`` every clusterkit cluster has."""
-    base = _library().GatewayCluster
+    dask_gateway = _library()
+    base = dask_gateway.GatewayCluster
 
     class ClusterkitGatewayCluster(base):  # type: ignore[misc, valid-type]
         """A gateway cluster; ``close`` keeps it running on the gateway when detached."""
 
         def close(self, timeout: float | None = None, shutdown: bool | None = None) -> Any:
-            return super().close(shutdown=shutdown)
+            result = super().close(shutdown=shutdown)
+            quiet_after_close(self.gateway)
+            return result
+
+        def scale(self, n: int, **kwargs: Any) -> None:
+            self._ask("scale", super().scale, n, **kwargs)
+
+        def adapt(self, minimum: int | None = None, maximum: int | None = None, **kwargs: Any) -> None:
+            self._ask("adapt", super().adapt, minimum=minimum, maximum=maximum, **kwargs)
+
+        def _ask(self, action: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+            """A scale/adapt request; a cluster the gateway stopped meanwhile is one clear error."""
+            try:
+                call(*args, **kwargs)
+            except (dask_gateway.GatewayClusterError, ValueError) as exc:
+                raise BackendError(
+                    f"Cannot {action} cluster {self.name!r}: the Dask Gateway at {self.gateway.address} no longer "
+                    f"runs it ({_one_line(exc)}); it was stopped (idle culling, an admin). Start a new one with `%cluster gateway`."
+                ) from exc
+            except Exception as exc:
+                raise _explain(exc, self.gateway.address, self.gateway.auth, _timeout()) from exc
 
     return ClusterkitGatewayCluster
 
@@ -257,7 +298,7 @@ def start_cluster(
         )
     except dask_gateway.GatewayClusterError as exc:
         raise BackendError(
-            f"The Dask Gateway at {url} could not start the cluster: {exc}. The gateway's log says why; "
+            f"The Dask Gateway at {url} could not start the cluster: {_one_line(exc)}. The gateway's log says why; "
             "try smaller --options, or ask its administrator."
         ) from exc
     except (ValueError, OSError, TimeoutError) as exc:
@@ -290,7 +331,7 @@ def attach_cluster(name: str, address: str | None = None, *, auth: Any = None) -
     try:
         return _cluster_class().from_name(name, address=url, auth=authenticator, shutdown_on_close=False)
     except dask_gateway.GatewayClusterError as exc:
-        raise ClusterNotFoundError(f"Cluster {name!r} on the Dask Gateway at {url} cannot be used: {exc}.") from exc
+        raise ClusterNotFoundError(f"Cluster {name!r} on the Dask Gateway at {url} cannot be used: {_one_line(exc)}.") from exc
     except (ValueError, OSError, TimeoutError) as exc:
         raise _explain(exc, url, authenticator, _timeout()) from exc
 
@@ -320,9 +361,49 @@ def proxy_error(cluster: Any, exc: BaseException) -> BackendError:
     """The gateway answered, but its scheduler proxy did not: say which address to fix."""
     return BackendError(
         f"The Dask Gateway at {cluster.gateway.address} runs cluster {cluster.name!r}, but its scheduler proxy "
-        f"{cluster.scheduler_address} did not answer ({exc}). Check the address (the gateway's public URL, "
+        f"{cluster.scheduler_address} did not answer ({_one_line(exc)}). Check the address (the gateway's public URL, "
         "not its private API), or set gateway.proxy-address in your Dask config."
     )
+
+
+def scale_cluster(name: str, n: int, address: str | None = None, *, auth: Any = None) -> None:
+    """Ask the gateway for ``n`` workers (it turns adaptive scaling off)."""
+    url, authenticator = _address(address), _auth(auth)
+
+    async def scale(gateway: Any) -> None:
+        await gateway.scale_cluster(name.removeprefix(PREFIX), n)
+
+    _call(url, authenticator, scale)
+
+
+def adapt_cluster(name: str, minimum: int, maximum: int, address: str | None = None, *, auth: Any = None) -> None:
+    """Let the gateway scale the cluster between ``minimum`` and ``maximum`` workers."""
+    url, authenticator = _address(address), _auth(auth)
+
+    async def adapt(gateway: Any) -> None:
+        await gateway.adapt_cluster(name.removeprefix(PREFIX), minimum=minimum, maximum=maximum)
+
+    _call(url, authenticator, adapt)
+
+
+def start_detached(address: str | None, options: Mapping[str, Any], workers: int | None = None) -> registry.ClusterRecord:
+    """Start a cluster that stays on the gateway after this call (the sidebar's "New cluster")."""
+    cluster = start_cluster(address, options, detach=True)
+    try:
+        if workers:
+            cluster.scale(workers)
+        record = registry.ClusterRecord.new(
+            name=str(cluster.name),
+            kind="gateway",
+            scheduler_address=str(cluster.scheduler_address),
+            owner="gateway",
+            owner_pid=0,
+            dashboard_url=cluster.dashboard_link,
+        )
+        record.id = str(cluster.name)
+        return record
+    finally:
+        cluster.close()
 
 
 def cluster_name(scheduler_address: str) -> str | None:
