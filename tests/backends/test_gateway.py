@@ -206,7 +206,7 @@ def test_detached_cluster_outlives_the_kernel_and_a_second_kernel_connects(gatew
         second = execute(
             [
                 "%load_ext clusterkit",
-                f"%cluster connect gateway:{name}",
+                f"%cluster connect {name}",  # the name the sidebar shows ("Use in notebook")
                 "import clusterkit as ck; print('SUM', sum(ck.map(lambda x: x + 1, range(10))))",
                 "%cluster scale 2",
                 "print('WORKERS', ck.current().info()['workers'])",
