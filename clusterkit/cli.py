@@ -80,6 +80,15 @@ def _wait_gone(record: registry.ClusterRecord, timeout: float) -> bool:
     return _gone(record)
 
 
+def _control_timeout() -> float:
+    """``clusterkit.control.timeout`` in seconds: how long an owner may take to act on a request."""
+    import dask.utils
+
+    from clusterkit import config
+
+    return float(dask.utils.parse_timedelta(config.get("control.timeout")))
+
+
 def _signal_daemon(record: registry.ClusterRecord, sig: signal.Signals) -> None:
     """Signal ``record``'s daemon, only if its pid verifiably is that daemon (see ``daemon.process``)."""
     from clusterkit import daemon
@@ -117,7 +126,7 @@ def _down(args: argparse.Namespace) -> int:
         except BackendError as exc:
             print(f"clusterkit down: {exc}", file=sys.stderr)
             sent = False
-        if not _wait_gone(record, timeout=20 if sent else 0) and daemon.process(record) is not None:
+        if not _wait_gone(record, timeout=2 * _control_timeout() if sent else 0) and daemon.process(record) is not None:
             # The daemon did not stop its cluster in time: end it (its workers die with it).
             _signal_daemon(record, signal.SIGTERM)
             if not _wait_gone(record, timeout=10):

@@ -28,7 +28,7 @@ from typing import Any
 from clusterkit import config, registry
 from clusterkit.errors import BackendError
 
-__all__ = ["TOPIC", "send", "send_async"]
+__all__ = ["TOPIC", "send", "send_async", "wait_until_subscribed"]
 
 TOPIC = "clusterkit-control"
 OPERATIONS = ("scale", "adapt", "stop")
@@ -123,3 +123,25 @@ def send(record: registry.ClusterRecord, op: str, **arguments: Any) -> None:
     """Deliver one request; safe to call from a thread that runs an event loop (a kernel)."""
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="clusterkit-control") as pool:
         pool.submit(asyncio.run, send_async(record, op, **arguments)).result()
+
+
+def wait_until_subscribed(client: Any, topic: str, timeout: float = 10) -> bool:
+    """Block until ``client``'s subscription to ``topic`` has reached its scheduler.
+
+    ``Client.subscribe_topic`` returns before its message travels on the batched
+    stream; an event logged meanwhile is not delivered. Whoever must not miss one
+    (the owner's control requests, a task stream's actor calls) confirms first.
+    Returns ``False`` if the scheduler has not confirmed within ``timeout`` seconds.
+    """
+    import time
+
+    def subscribed(dask_scheduler: Any, topic: str, client_id: str) -> bool:
+        topics = dask_scheduler._broker._topics
+        return topic in topics and client_id in topics[topic].subscribers
+
+    deadline = time.monotonic() + timeout
+    while not client.run_on_scheduler(subscribed, topic=topic, client_id=client.id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

@@ -94,10 +94,13 @@ def _port(text: str) -> int:
 
 
 def _host(text: str) -> str:
-    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]@")
-    if not text or len(text) > 255 or not set(text) <= allowed or text.startswith("-"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or address")
-    return text
+    # secserver (issue 11): one host rule for magics, CLI and REST (clusterkit.hostnames).
+    from clusterkit.hostnames import check_host
+
+    try:
+        return check_host(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _gateway_name(text: str) -> str:

@@ -32,7 +32,7 @@ from distributed import Client
 from distributed.deploy.cluster import Cluster
 from distributed.security import Security
 
-from clusterkit import config, control, registry
+from clusterkit import config, control, registry, task_history
 from clusterkit import security as tls
 from clusterkit.backends import address as address_backend
 from clusterkit.errors import BackendError, ClusterkitError, ClusterNotFoundError, NoClusterError
@@ -96,6 +96,7 @@ class Session:
         self._refresher: Any = None
         self.record: registry.ClusterRecord | None = record
         if owned:
+            task_history.keep_history(client)  # so a task stream opened later shows what ran
             info = self._counts()
             self.record = registry.ClusterRecord.new(
                 id=record_id,
@@ -170,18 +171,8 @@ class Session:
     def _wait_until_subscribed(self, timeout: float = 10) -> None:
         """The subscription travels on the batched stream; a request sent before it
         lands would be dropped, so confirm it with the scheduler first."""
-        import time
-
-        def subscribed(dask_scheduler: Any, topic: str, client_id: str) -> bool:
-            topics = dask_scheduler._broker._topics
-            return topic in topics and client_id in topics[topic].subscribers
-
-        deadline = time.monotonic() + timeout
-        while not self.client.run_on_scheduler(subscribed, topic=control.TOPIC, client_id=self.client.id):
-            if time.monotonic() > deadline:
-                logger.warning("clusterkit: scale/stop requests from other processes may be missed")
-                return
-            time.sleep(0.01)
+        if not control.wait_until_subscribed(self.client, control.TOPIC, timeout):
+            logger.warning("clusterkit: scale/stop requests from other processes may be missed")
 
     # -- keeping the record current -----------------------------------------------
     def _loop(self) -> Any:
@@ -220,6 +211,9 @@ class Session:
         spec, workers = getattr(cluster, "worker_spec", None), getattr(cluster, "workers", None)
         if spec is None or workers is None or cluster.status.name != "running" or set(spec) <= set(workers):
             return
+        lock = getattr(cluster, "_lock", None)
+        if (lock is not None and lock.locked()) or getattr(cluster, "_correct_state_waiting", None):
+            return  # Dask is starting or stopping workers right now (a scale): not lost
         logger.warning("clusterkit: restarting %d worker(s) Dask stopped after they died", len(set(spec) - set(workers)))
         with contextlib.suppress(Exception):
             cluster._correct_state()  # type: ignore[attr-defined]

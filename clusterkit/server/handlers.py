@@ -20,7 +20,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from clusterkit import control, links, registry
+from clusterkit import control, hostnames, links, registry
 from clusterkit.errors import ClusterkitError, RegistryError
 from clusterkit.server import gateway
 
@@ -142,16 +142,25 @@ class ClustersHandler(ClusterkitAPIHandler):
         if body.get("gateway") is True:  # {"gateway": true, "workers": N, "gateway_options": {...}}
             return await self.create_on_gateway(body)
         options = self.create_options(body)
+        settings = self.clusterkit
+        if settings.starting_now >= settings.max_starting_clusters:
+            raise web.HTTPError(
+                429,
+                f"{settings.starting_now} clusters are already starting on this server (the limit is "
+                f"{settings.max_starting_clusters}, ClusterkitServer.max_starting_clusters); "
+                "wait until one is running and try again.",
+            )
         try:
             from clusterkit import daemon
         except ImportError:
             raise web.HTTPError(501, "This clusterkit has no daemon module, so it cannot start detached clusters.") from None
         loop = asyncio.get_running_loop()
+        settings.starting_now += 1
+        spawning = loop.run_in_executor(None, functools.partial(daemon.spawn, **options))
+        # Counted until the daemon is really done (a timed-out start still runs in its thread).
+        spawning.add_done_callback(lambda _: setattr(settings, "starting_now", settings.starting_now - 1))
         try:
-            record = await asyncio.wait_for(
-                loop.run_in_executor(None, functools.partial(daemon.spawn, **options)),
-                self.clusterkit.create_timeout,
-            )
+            record = await asyncio.wait_for(asyncio.shield(spawning), self.clusterkit.create_timeout)
         except TimeoutError:
             raise web.HTTPError(
                 504, f"The daemon did not register the cluster within {self.clusterkit.create_timeout:.0f} s."
@@ -204,9 +213,10 @@ class ClustersHandler(ClusterkitAPIHandler):
         options["insecure"] = parsed.insecure
         hosts = body.get("ssh_hosts")
         if hosts not in (None, []):
-            if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
-                raise web.HTTPError(400, "'ssh_hosts' must be a list of host names.")
-            options["ssh_hosts"] = [h.strip() for h in hosts]
+            try:  # the same rule and sentence as %cluster ssh and clusterkit up --ssh
+                options["ssh_hosts"] = hostnames.check_hosts(hosts)
+            except OptionError as exc:
+                raise web.HTTPError(400, f"'ssh_hosts': {exc}") from None
         return options
 
     @staticmethod

@@ -174,12 +174,12 @@ def _distinct_rolls(rolls: Any) -> str:
     keys = {f.key for f in rolls}
     expect(len(keys) == 5, f"the five futures have only {len(keys)} distinct key(s): Dask assumed the function "
            "is pure and merged identical calls into one task. Tell submit the function is not pure.")
+    values = _client().gather(rolls)  # the scheduler knows every task once its result exists
     facts = _client().run_on_scheduler(_scheduler_task_facts, [f.key for f in rolls])
     expect(all(computed for computed, _ in facts.values()), "some futures hold data sent from the kernel "
            "(scatter), not tasks: the measurements must be taken on the cluster.")
     prefixes = {prefix for _, prefix in facts.values()}
     expect(prefixes == {"noisy_measurement"}, f"the tasks ran {sorted(prefixes)}, not noisy_measurement.")
-    values = _client().gather(rolls)
     expect(len(set(values)) == 5, f"five tasks, but only {len(set(values))} distinct values: {values}.")
     return "five noisy_measurement tasks, five different values."
 
@@ -222,7 +222,23 @@ def _tree_sum(tree_sum: Callable[..., Any]) -> str:
     return f"{n} leaves, {n - 1} additions, {depth} deep (a chain would be {n - 1} deep)."
 
 
-_MODEL_LOADS: dict[str, int] = {}
+#: Counts kept by the graders' probe objects, in whichever process they run: "<token>" counts
+#: unpacking on a worker, "kernel-<token>" use in the grading kernel.
+_COUNTS: dict[str, int] = {}
+
+
+def _count(token: str, home: int, unpacked: bool = False) -> None:
+    """Count one use: unpacking away from ``home`` (a worker), or use at ``home`` (the kernel)."""
+    here = os.getpid() == home
+    if unpacked and not here:
+        _COUNTS[token] = _COUNTS.get(token, 0) + 1
+    elif here and not unpacked:
+        _COUNTS[f"kernel-{token}"] = _COUNTS.get(f"kernel-{token}", 0) + 1
+
+
+def _take_count(token: str) -> int:
+    """Read and forget a count (runs in the kernel, or on each worker through ``client.run``)."""
+    return _COUNTS.pop(token, 0)
 
 
 class CountedModel:
@@ -237,8 +253,7 @@ class CountedModel:
         return (_unpack_model, (self.weights, self.token, self.home))
 
     def _count(self) -> None:
-        if os.getpid() == self.home:
-            _MODEL_LOADS[f"kernel-{self.token}"] = _MODEL_LOADS.get(f"kernel-{self.token}", 0) + 1
+        _count(self.token, self.home)
 
     def __matmul__(self, other: Any) -> Any:
         self._count()
@@ -254,13 +269,8 @@ class CountedModel:
 
 
 def _unpack_model(weights: Any, token: str, home: int) -> CountedModel:
-    if os.getpid() != home:
-        _MODEL_LOADS[token] = _MODEL_LOADS.get(token, 0) + 1
+    _count(token, home, unpacked=True)
     return CountedModel(weights, token, home)
-
-
-def _model_loads(token: str) -> int:
-    return _MODEL_LOADS.get(token, 0)
 
 
 @grader("02.pass-by-reference", hint="Put the model on the cluster once and pass the reference you get back "
@@ -279,11 +289,11 @@ def _pass_by_reference(score_all: Callable[..., Any]) -> str:
     expected = [float(model.weights @ c) for c in chunks]
     expect(len(scores) == len(chunks) and np.allclose(scores, expected), "the scores are not right (or not in "
            "the order of chunks).")
-    here = _MODEL_LOADS.get(f"kernel-{token}", 0)
+    here = _take_count(f"kernel-{token}")
     expect(here == 0, f"the scores are right, but {here} of them were computed here, in the kernel: score every "
            "chunk on the cluster.")
     client = _client()
-    loads = sum(client.run(_model_loads, token).values())
+    loads = sum(client.run(_take_count, token).values())
     workers = len(client.scheduler_info(n_workers=-1)["workers"])
     expect(loads > 0, "the scores are right, but no worker ever received the model.")
     expect(len(capture.ran()) >= 1, "no task ran during your call.")
@@ -635,8 +645,8 @@ def _parallel_rollouts(collect: Callable[..., Any]) -> str:
     rng = _rng()
     window = environment.time_window(20)
     simulator = ck.remote(_GraderSimulator)
+    ids = known_actor_ids(_client())  # before creating ours: their creation is logged too
     simulators = [simulator.remote(i) for i in range(rng.randint(2, 4))]
-    ids = set(known_actor_ids(_client()))
     weights = np.array([round(rng.uniform(-1, 1), 3) for _ in range(8)])
     seeds = rng.sample(range(10_000), rng.randint(8, 12))
     sigma = round(rng.uniform(0.05, 0.4), 3)
@@ -749,9 +759,6 @@ def _checkpoint(accumulator_class: Any) -> str:
 
 
 # -- 08 Resources and granularity ---------------------------------------------------------
-_ITEM_COUNTS: dict[str, int] = {}
-
-
 class Item(int):
     """An integer that counts where it is unpacked and where it is multiplied (for 08.batched)."""
 
@@ -767,28 +774,30 @@ class Item(int):
         return (_unpack_item, (int(self), self.token, self.home))
 
     def _count(self) -> None:
-        if os.getpid() == self.home:
-            _ITEM_COUNTS[f"kernel-{self.token}"] = _ITEM_COUNTS.get(f"kernel-{self.token}", 0) + 1
+        _count(self.token, self.home)
 
     def __mul__(self, other: Any) -> Any:
         self._count()
-        return int(self) * other
+        return _times(int(self), other)
 
-    __rmul__ = __mul__
+    def __rmul__(self, other: Any) -> Any:
+        self._count()
+        return _times(int(self), other)
 
     def __pow__(self, other: Any, modulo: Any = None) -> Any:
         self._count()
         return pow(int(self), other, modulo)
 
 
+def _times(value: int, other: Any) -> Any:
+    """``value * other`` without asking ``Item.__rmul__`` again (which would count twice)."""
+    product = value.__mul__(int(other)) if isinstance(other, Item) else NotImplemented
+    return value * other if product is NotImplemented else product
+
+
 def _unpack_item(value: int, token: str, home: int) -> Item:
-    if os.getpid() != home:
-        _ITEM_COUNTS[token] = _ITEM_COUNTS.get(token, 0) + 1
+    _count(token, home, unpacked=True)
     return Item(value, token, home)
-
-
-def _items_unpacked(token: str) -> int:
-    return _ITEM_COUNTS.pop(token, 0)
 
 
 @grader("08.batched", hint="Give each task a whole slice of the items, so the fixed cost of a task is paid once "
@@ -803,10 +812,10 @@ def _batched(sum_of_squares: Callable[[list[int]], int]) -> str:
     expect(total is not None, "sum_of_squares returned None: return the sum.")
     expect(_same_number(total, expected, 0) or (isinstance(total, numbers.Integral) and int(total) == expected),
            f"the sum should be {expected}, got {total!r}.")
-    here = _ITEM_COUNTS.pop(f"kernel-{token}", 0)
-    expect(here == 0, f"the sum is right, but {here} of the squares were computed here, in the kernel: square the "
+    here = _take_count(f"kernel-{token}")
+    expect(here == 0, f"the sum is right, but {here} multiplications were done here, in the kernel: square the "
            "items on the cluster.")
-    unpacked = sum(_client().run(_items_unpacked, token).values())
+    unpacked = sum(_client().run(_take_count, token).values())
     tasks = capture.ran()
     expect(tasks and unpacked >= len(xs), f"the sum is right, but only {unpacked} of the {len(xs)} items reached a "
            "worker during your call.")

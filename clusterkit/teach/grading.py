@@ -1,10 +1,11 @@
 """How exercises are graded: one line of result, or a hint, never a traceback.
 
 Each exercise in the curriculum ends with ``teach.check("<id>", answer...)``.
-The grader registered under that id runs the learner's answer, usually on the
-cluster, and looks at what *happened* as well as what came back: which tasks
-ran and whether they overlapped (from the scheduler's task stream), how many
-tasks were submitted, which actor calls were logged. It prints one line::
+The grader registered under that id runs the learner's answer on fresh random
+inputs and judges the work that produced it: the tasks the call submitted
+(:class:`~clusterkit.teach.capture.Capture`, read from the scheduler), the actor
+calls on the actors the grader made, and :class:`Probe` functions that notice
+being run here in the kernel. It prints one line::
 
     PASSED 01.distinct-rolls: five tasks, five different values.
     NOT YET 01.distinct-rolls: Hint: all five futures share one key ...
@@ -44,6 +45,7 @@ __all__ = [
     "grader",
     "known_actor_ids",
     "max_overlap",
+    "passed",
 ]
 
 PASSED = "PASSED"
@@ -123,6 +125,14 @@ def run(exercise: str, *args: Any, **kwargs: Any) -> Result:
         result = Result(exercise, False, f"your code raised {_first_line(exc)}. {entry.hint}")
     RESULTS.append(result)
     return result
+
+
+def passed(exercise: str) -> bool:
+    """Whether the latest check of ``exercise`` in this kernel passed (demos that need it ask)."""
+    for result in reversed(RESULTS):
+        if result.exercise == exercise:
+            return result.passed
+    return False
 
 
 def check(exercise: str, *args: Any, **kwargs: Any) -> None:

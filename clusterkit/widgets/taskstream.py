@@ -7,6 +7,13 @@ a second while the widget is visible, turns each finished task into a compact ro
 and sends the new rows through the widget's comm. So it works wherever widgets
 work: JupyterLab, Notebook 7, VS Code.
 
+Like Dask's own task-stream plot, it opens with the recent history the scheduler
+keeps (the last ``max_events`` records; sessions that own their cluster install
+the record at start, see :mod:`clusterkit.task_history`), and it draws one lane
+per worker thread from the start, idle or not: the worker list (address and thread
+count) is read when the widget opens and about once a second while it polls, and
+each thread seen in a record takes the next free lane of its worker.
+
 Actor calls appear too: clusterkit's actors log each call as a Dask event on the
 ``clusterkit-actors`` topic, and the widget subscribes to it; each worker gets an
 extra "actor" lane (Dask runs a worker's actor calls on one thread).
@@ -31,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 from dask.utils import key_split
 
+from clusterkit import control
+from clusterkit.task_history import keep_history
 from clusterkit.widgets._live import STATIC, LiveWidget, LoopPoller
 
 if TYPE_CHECKING:
@@ -48,6 +57,7 @@ _KIND_INDEX = {name: i for i, name in enumerate(KINDS)}
 MAX_LANES = 512
 MAX_PREFIXES = 256
 POLL_INTERVAL = 0.25  # seconds: at most four batches a second
+WORKERS_EVERY = 4  # polls: the worker list is read about once a second
 
 # Dask's key_split keeps an LRU cache of 100,000 keys: a stream of unique keys would
 # fill it (about 15 MB). The prefix is cheap to compute, so skip the cache.
@@ -67,6 +77,8 @@ class TaskStreamBuffer:
         self.pending: collections.deque[list[Any]] = collections.deque(maxlen=max_events)
         self.lanes: list[str] = []
         self._lane_index: dict[tuple[str, Any], int] = {}
+        self._slots: dict[str, list[int]] = {}  # worker -> its thread lanes, in order
+        self._bound: set[int] = set()  # thread lanes a real thread id has taken
         self.prefixes: list[str] = []
         self._prefix_index: dict[str, int] = {}
         self.total = 0  # rows ever recorded
@@ -75,19 +87,48 @@ class TaskStreamBuffer:
         self._lock = threading.Lock()
 
     # -- naming lanes and colours ---------------------------------------------------------
+    def _new_lane(self, label: str) -> int | None:
+        if len(self.lanes) >= MAX_LANES:
+            return None
+        self.lanes.append(label)
+        return len(self.lanes) - 1
+
+    def _thread_slot(self, worker: str) -> int | None:
+        """A new, unbound thread lane for ``worker`` (``None`` once lanes are capped)."""
+        slots = self._slots.setdefault(worker, [])
+        index = self._new_lane(f"{worker.split('://', 1)[-1]} #{len(slots)}")
+        if index is not None:
+            slots.append(index)
+        return index
+
     def _lane(self, worker: str, thread: Any) -> int:
         key = (worker, thread)
         index = self._lane_index.get(key)
         if index is None:
-            if len(self.lanes) >= MAX_LANES:
+            if thread == "actor":
+                index = self._new_lane(f"{worker.split('://', 1)[-1]} actor")
+            else:
+                free = [slot for slot in self._slots.get(worker, ()) if slot not in self._bound]
+                index = free[0] if free else self._thread_slot(worker)
+            if index is None:
                 return MAX_LANES - 1
-            index = len(self.lanes)
             self._lane_index[key] = index
-            host = worker.split("://", 1)[-1]
-            same_worker = sum(1 for w, t in self._lane_index if w == worker and t != "actor")
-            label = f"{host} actor" if thread == "actor" else f"{host} #{same_worker - 1}"
-            self.lanes.append(label)
+            self._bound.add(index)
         return index
+
+    def set_workers(self, nthreads: dict[str, int]) -> bool:
+        """Make sure every worker has a lane per thread, before any task ran; ``True`` if lanes were added.
+
+        Lanes of workers that left are kept: the rows drawn on them stay meaningful.
+        """
+        before = len(self.lanes)
+        with self._lock:
+            for worker, count in sorted(nthreads.items()):
+                slots = self._slots.get(worker, [])
+                for _ in range(max(0, int(count) - len(slots))):
+                    if self._thread_slot(worker) is None:
+                        break
+        return len(self.lanes) != before
 
     def _prefix(self, name: str) -> int:
         index = self._prefix_index.get(name)
@@ -189,6 +230,9 @@ class _TopicFanOut:
             if fan is None or fan.client is not client:
                 fan = cls._instances[(id(client), topic)] = cls(client, topic)
                 client.subscribe_topic(topic, fan)
+                # Ready only once the scheduler knows: events logged before would be lost.
+                if not control.wait_until_subscribed(client, topic):
+                    logger.warning("clusterkit: the scheduler did not confirm the %s subscription", topic)
             fan.listeners.append(listener)
 
     @classmethod
@@ -222,7 +266,7 @@ class TaskStreamWidget(LiveWidget):
     #: Seconds of history drawn across the width of the widget.
     window = traitlets.Float(10.0).tag(sync=True)
     max_events = traitlets.Int(5000).tag(sync=True)
-    #: Rows (task phases and actor calls) recorded since the widget opened.
+    #: Rows (task phases and actor calls) recorded, the history it opened with included.
     event_count = traitlets.Int(0).tag(sync=True)
     task_count = traitlets.Int(0).tag(sync=True)
     actor_call_count = traitlets.Int(0).tag(sync=True)
@@ -236,8 +280,16 @@ class TaskStreamWidget(LiveWidget):
         self.buffer = TaskStreamBuffer(max_events)
         client = session.client
         scheduler: Any = client.scheduler
-        # Reading the index also installs Dask's TaskStreamPlugin if nothing has yet.
-        self._cursor = int(client.sync(scheduler.get_task_stream_index))
+        # A cluster we did not start may not record its task stream yet: start now
+        # (bounded). Dask installs its own, longer, record instead if that fails.
+        keep_history(client)
+        index = int(client.sync(scheduler.get_task_stream_index))
+        # Open with the history the scheduler still holds, as Dask's plot does.
+        self._cursor = max(0, index - max_events)
+        self._polls = 0
+        client.sync(self._read_workers)
+        client.sync(self._read_scheduler, history=True)
+        self.flush()
         self._poller = LoopPoller(client.loop, interval, self._poll)
         _TopicFanOut.add(client, ACTOR_TOPIC, self._on_actor_event)
         self._update_polling()
@@ -246,23 +298,42 @@ class TaskStreamWidget(LiveWidget):
     async def _poll(self) -> bool:
         if self.session.closed or self._closed:
             return False
+        self._polls += 1
+        if self._polls % WORKERS_EVERY == 0:
+            await self._read_workers()
         await self._read_scheduler()
         self.flush()
         return True
 
-    def _local_plugin(self) -> Any:
-        """Dask's TaskStreamPlugin when the scheduler runs in this process on our loop.
+    def _local_scheduler(self) -> Any:
+        """The scheduler itself when it runs in this process on our loop (a LocalCluster's does).
 
-        A LocalCluster's scheduler does: reading its record directly skips two RPCs
-        and serialising every record twice (the scheduler shares this process's CPU).
+        Reading its state directly skips RPCs and serialising every record twice
+        (the scheduler shares this process's CPU).
         """
         scheduler = getattr(self.session.cluster, "scheduler", None)
         plugins = getattr(scheduler, "plugins", None)
         if not isinstance(plugins, dict) or getattr(scheduler, "loop", None) is not self.session.client.loop:
             return None
-        return plugins.get("task-stream")
+        return scheduler
 
-    async def _read_scheduler(self) -> None:
+    def _local_plugin(self) -> Any:
+        """Dask's TaskStreamPlugin of a scheduler in this process, if it is installed."""
+        scheduler = self._local_scheduler()
+        return None if scheduler is None else scheduler.plugins.get("task-stream")
+
+    async def _read_workers(self) -> None:
+        """Give each worker a lane per thread (scaling up shows new idle lanes)."""
+        scheduler = self._local_scheduler()
+        if scheduler is not None:
+            nthreads = {address: state.nthreads for address, state in scheduler.workers.items()}
+        else:
+            rpc: Any = self.session.client.scheduler
+            nthreads = await rpc.ncores()
+        self.buffer.set_workers(nthreads)
+
+    async def _read_scheduler(self, *, history: bool = False) -> None:
+        """Read records past the cursor; ``history``: the first read, whatever the scheduler still holds."""
         plugin = self._local_plugin()
         if plugin is not None:
             index = int(plugin.index)
@@ -278,7 +349,7 @@ class TaskStreamWidget(LiveWidget):
         new = index - self._cursor
         if new <= len(records):
             records = records[:new]  # the rest arrived after we read the index: next time
-        else:
+        elif not history:  # history: the scheduler kept fewer records than we asked for
             self.dropped += new - len(records)
         self._cursor = index
         self.buffer.add_tasks(records)
@@ -293,7 +364,7 @@ class TaskStreamWidget(LiveWidget):
     def flush(self) -> None:
         """Send rows added since the last flush to every view, and update the counters."""
         rows = self.buffer.take_pending()
-        if not rows:
+        if not rows and len(self.buffer.lanes) == len(self.lanes):
             return
         with self.hold_sync():
             if len(self.buffer.lanes) != len(self.lanes):
@@ -303,11 +374,13 @@ class TaskStreamWidget(LiveWidget):
             self.event_count = self.buffer.total
             self.task_count = self.buffer.tasks
             self.actor_call_count = self.buffer.actor_calls
-        self.send({"type": "events", "rows": rows, "now": time.time()})
+        if rows:
+            self.send({"type": "events", "rows": rows, "now": time.time()})
 
     def refresh(self) -> None:
         """Read the scheduler now, from the calling thread, and flush (tests, scripts)."""
         client = self.session.client
+        client.sync(self._read_workers)
         client.sync(self._read_scheduler)
         self.flush()
         # Re-send the counters from this thread, so they travel with the running cell.

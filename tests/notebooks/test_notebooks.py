@@ -1,9 +1,11 @@
-"""Every curriculum notebook, run three times under Binder-like limits (1 CPU, 2 GB, 3 minutes).
+"""Every curriculum notebook, run under Binder-like limits (1 CPU, 2 GB, 3 minutes per run).
 
-The ``solutions`` run must pass every grader; the ``stubs`` run (TODO stubs in
-place of solutions) must fail every grader with a hint; the ``answers`` run tries
-the extra answers of ``tests/notebooks/answers/NN.py`` in one kernel: every wrong
-one must get NOT YET with a hint, every other correct one PASSED. Neither run may raise anywhere, leave processes
+Two kernels per notebook, in parallel on two CPUs, make the three checks: the
+``solutions`` run must pass every grader; the ``answers`` run grades every TODO stub
+as shipped (each must fail with a hint, and the ``%load`` solution cells before them
+must have run nothing), then tries the extra answers of ``tests/notebooks/answers/NN.py``
+in the same kernel: every wrong one must get NOT YET with a hint, every other correct
+one PASSED. Neither run may raise anywhere, leave processes
 behind or take more than three minutes. Times and peak memory are printed at
 the end of the pytest run and kept in pytest's cache (``clusterkit/notebooks``).
 """

@@ -58,7 +58,11 @@ def test_variants() -> None:
     nb.metadata["clusterkit_answers"] = harness.answers("00")
     answers = harness.variant(nb, "answers")
     expected = [c.metadata["expect"] for c in answers.cells if "grader" in harness.tags(c)]
-    assert expected == ["NOT YET" if kind == "wrong" else "PASSED" for kind, _, _ in harness.answers("00")]
+    blocks = harness.answers("00")
+    graders = [harness.exercise_of(c) for c in nb.cells if "grader" in harness.tags(c)]
+    assert expected == [status for ident in graders for status in ["NOT YET"] + [  # the stub, then each answer
+        "NOT YET" if kind == "wrong" else "PASSED" for kind, exercise, _ in blocks if exercise == ident]]
+    assert sum("solution" in harness.tags(c) for c in answers.cells) == len(graders)  # %load cells kept
 
 
 def test_every_grader_meets_at_least_two_wrong_answers() -> None:

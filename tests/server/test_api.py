@@ -74,13 +74,13 @@ async def test_stale_records_are_not_listed(raw):
         ("POST", b"{not json", "not valid JSON"),
         ("POST", b"[1, 2]", "JSON object"),
         ("POST", b'{"colour": "red"}', "Unknown option"),
-        ("POST", b'{"workers": -1}', "'workers'"),
+        ("POST", b'{"workers": -1}', "Worker count"),
         ("POST", b'{"workers": "3"}', "'workers'"),
-        ("POST", b'{"workers": true}', "'workers'"),
-        ("POST", b'{"workers": 100000}', "'workers'"),
-        ("POST", b'{"threads": 0}', "'threads'"),
-        ("POST", b'{"memory": "lots"}', "'memory'"),
-        ("POST", b'{"memory": -5}', "'memory'"),
+        ("POST", b'{"workers": true}', "Worker count"),
+        ("POST", b'{"workers": 100000}', "Worker count"),
+        ("POST", b'{"threads": 0}', "Threads per worker"),
+        ("POST", b'{"memory": "lots"}', "Memory per worker"),
+        ("POST", b'{"memory": -5}', "Memory per worker"),
         ("POST", b'{"name": "<script>alert(1)</script>"}', "'name'"),
         ("POST", b'{"ssh_hosts": "host1"}', "'ssh_hosts'"),
         ("PATCH", b"{}", "to scale"),
@@ -315,11 +315,11 @@ async def test_create_passes_the_form_to_the_daemon(raw, monkeypatch):
 
     monkeypatch.setattr(daemon, "spawn", fake_spawn)
     body = json.dumps({"name": "over-ssh", "workers": 2, "threads": 2, "memory": "1GiB",
-                       "ssh_hosts": [" host-a ", "host-b"]}).encode()
+                       "ssh_hosts": ["host-a", "ada@host-b"]}).encode()
     response = await raw("clusterkit/api/clusters", method="POST", body=body)
     assert response.code == 201, response.body
-    assert calls == [{"name": "over-ssh", "n_workers": 2, "threads_per_worker": 2, "memory_limit": "1GiB",
-                      "ssh_hosts": ["host-a", "host-b"]}]
+    assert calls == [{"name": "over-ssh", "n_workers": 2, "threads_per_worker": 2, "memory_limit": 2**30,
+                      "ssh_hosts": ["host-a", "ada@host-b"], "insecure": False}]
     assert body_of(response)["kind"] == "ssh"
 
 
@@ -328,3 +328,74 @@ async def test_create_can_be_turned_off(raw, jp_serverapp):
     settings.allow_create = False
     response = await raw("clusterkit/api/clusters", method="POST", body=b"{}")
     assert response.code == 403 and "allow_create" in body_of(response)["message"]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "fragment"),
+    [
+        ("host1", "non-empty list"),
+        ([""], "not a host name"),
+        (["-oProxyCommand=touch /tmp/x"], "not starting with '-'"),
+        (["node1", "-p2222"], "not starting with '-'"),
+        (["node 1"], "not a host name"),
+        ([" node1"], "not a host name"),
+        (["node1\n"], "not a host name"),
+        (["node1;reboot"], "not a host name"),
+        (["a" * 256], "at most 255 characters"),
+        ([1], "must be a string"),
+        ([None], "must be a string"),
+        (["node"] * 257, "at most 256"),
+    ],
+)
+async def test_ssh_hosts_are_checked_like_the_magics(raw, monkeypatch, hosts, fragment):
+    """The REST body's hosts pass the magics' rule (clusterkit.hostnames): 400 with the same sentence."""
+    import argparse
+
+    from clusterkit import daemon, magics
+
+    monkeypatch.setattr(daemon, "spawn", lambda **options: pytest.fail(f"spawn reached with {options}"))
+    response = await raw("clusterkit/api/clusters", method="POST", body=json.dumps({"ssh_hosts": hosts}).encode())
+    assert response.code == 400, response.body
+    message = body_of(response)["message"]
+    assert message.startswith("'ssh_hosts': ") and fragment in message, message
+    if isinstance(hosts, list) and len(hosts) < 3 and all(isinstance(h, str) for h in hosts):
+        bad = next(h for h in hosts if h != "node1")
+        with pytest.raises(argparse.ArgumentTypeError) as magic:
+            magics._host(bad)
+        assert str(magic.value) in message
+
+
+async def test_concurrent_starts_are_limited_to_the_setting(raw, monkeypatch, jp_serverapp):
+    """Two starts run at once (the default); a third is 429 with a message, and works once they finish."""
+    import asyncio
+    import threading
+
+    from clusterkit import daemon
+
+    settings = jp_serverapp.web_app.settings["clusterkit_reaper"].settings
+    assert settings.max_starting_clusters == 2
+    release, entered = threading.Event(), []
+
+    def slow_spawn(**options):
+        entered.append(options["name"])
+        assert release.wait(60), "the test never released the fake daemon"
+        record = registry.ClusterRecord.new(name=options["name"], kind="local", scheduler_address="tcp://127.0.0.1:1",
+                                            owner="daemon")
+        registry.write(record)
+        return record
+
+    monkeypatch.setattr(daemon, "spawn", slow_spawn)
+
+    def create(name):
+        return raw("clusterkit/api/clusters", method="POST", body=json.dumps({"name": name}).encode())
+
+    first, second = asyncio.ensure_future(create("one")), asyncio.ensure_future(create("two"))
+    await wait_for(lambda: len(entered) == 2)
+    third = await create("three")
+    assert third.code == 429, third.body
+    assert "max_starting_clusters" in body_of(third)["message"]
+    assert sorted(entered) == ["one", "two"]
+    release.set()
+    assert [(await first).code, (await second).code] == [201, 201]
+    await wait_for(lambda: settings.starting_now == 0)
+    assert (await create("three")).code == 201

@@ -193,3 +193,52 @@ async def test_a_planted_record_cannot_aim_the_proxy_at_another_loopback_port(ra
                 assert response.code == 403, (record, response.code, response.body)
                 assert "does not answer as the dashboard" in json.loads(response.body)["message"]
         assert other.hits == []
+
+
+def _capability_path(response) -> str:
+    """The ``clusterkit/dashboard/<id>/~<capability>/<path>`` a navigation was redirected to."""
+    assert response.code == 302, (response.code, response.body)
+    location = response.headers["Location"]
+    assert "/~" in location and "token=" not in location, location
+    return location[location.index("clusterkit/dashboard/"):]
+
+
+async def test_pages_move_under_a_capability_that_works_without_cookies(raw, read_only, jp_http_port, jp_base_url,
+                                                                       jp_auth_header):
+    """A page opened in a frame is redirected under ``~<capability>``; that prefix alone authorizes
+    its requests (the sandbox sends no cookie), for this cluster and this user's actions only."""
+    read_only.read_only = False
+    async with fake_dashboard() as dashboard:
+        record = write_record(dashboard.port)
+        other = write_record(dashboard.port, name="other")
+        navigate = {"Sec-Fetch-Dest": "iframe"}
+        token = jp_auth_header["Authorization"].split()[-1]
+        page = _capability_path(await raw(f"clusterkit/dashboard/{record.id}/status?token={token}&a=1",
+                                          auth=False, headers=navigate))
+        assert page.endswith("/status?a=1")
+        prefix = page.rsplit("/", 1)[0]
+        assert dashboard.hits == []  # the redirect itself reaches nothing
+        for method in ("GET", "POST"):
+            response = await raw(f"{prefix}/status", method=method, auth=False)
+            assert response.code == 200, (method, response.code, response.body)
+            assert _csp(response) == [DASHBOARD_CSP]
+        await socket_echo(f"ws://127.0.0.1:{jp_http_port}{jp_base_url}{prefix}/status/ws", {"Origin": "null"})
+        assert [uri for _, uri, _ in dashboard.hits] == ["/status", "/status", "/status/ws"]
+        capability = prefix.rsplit("/", 1)[1]
+        refused = [
+            f"clusterkit/dashboard/{other.id}/{capability}/status",  # another cluster
+            f"clusterkit/dashboard/{record.id}/~not-a-capability/status",
+            f"{prefix}/../../../files/x.html",
+        ]
+        for path in refused:
+            assert (await raw(path, auth=False)).code in (403, 404), path
+        # A read-only user's pages may look but not act: no POST, no socket.
+        read_only.read_only = True
+        page = _capability_path(await raw(f"clusterkit/dashboard/{record.id}/status", headers=navigate))
+        prefix = page.rsplit("/", 1)[0]
+        assert (await raw(f"{prefix}/status", auth=False)).code == 200
+        assert (await raw(f"{prefix}/status", method="POST", auth=False)).code == 403
+        with pytest.raises(HTTPClientError) as socket_refused:
+            await websocket_connect(HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{jp_base_url}{prefix}/status/ws"))
+        assert socket_refused.value.code == 403
+        assert len(dashboard.hits) == 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
-import time
+import threading
 import tracemalloc
 import types
 
@@ -126,7 +126,7 @@ def test_text_progress_unknown_total_counts_items():
 
 
 def test_progress_widget_counts_groups_rate_and_eta():
-    bar = progress_impl.ProgressWidget(100, "inc", auto_display=False)
+    bar = progress_impl.ProgressWidget(100, "inc")
     bar.update(25)
     bar.set_total(50)  # forces a sync
     assert bar.done == 25 and bar.total == 50
@@ -138,21 +138,32 @@ def test_progress_widget_counts_groups_rate_and_eta():
     assert bar.finished
     assert bar.done == 60 and bar.total == 60
     assert {g["name"]: g["done"] for g in bar.groups} == {"inc": 50, "square": 10}
-    assert not bar.shown  # never displayed: work ended within the delay
+    assert not bar.shown  # nobody displayed it
 
 
-def test_progress_widget_appears_only_after_the_delay(monkeypatch):
+def test_map_progress_widget_is_displayed_by_the_counting_thread_after_the_delay(monkeypatch):
+    parallel_progress = importlib.import_module("clusterkit.parallel.progress")
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
-    quick = progress_impl.ProgressWidget(10, "quick", delay=0.3)
+    monkeypatch.setattr(parallel_progress, "in_jupyter_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, threading.current_thread())))
+    quick = parallel_progress.make_progress(10, "quick", delay=3600)
     quick.update(10)
     quick.close()
-    slow = progress_impl.ProgressWidget(10, "slow", delay=0.3)
-    deadline = time.monotonic() + 10
-    while not slow.shown and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert shown == []  # work that ends within the delay shows nothing
+    slow = parallel_progress.make_progress(10, "slow", delay=0)
+    slow.update(4)
+    slow.update(6)
     slow.close()
-    assert shown == [slow]
+    assert len(shown) == 1
+    bundle, thread = shown[0]
+    assert thread is threading.current_thread()  # no timer thread: the cell's own
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_one_progress_implementation():
+    parallel_progress = importlib.import_module("clusterkit.parallel.progress")
+    assert not hasattr(parallel_progress, "TextProgress") and not hasattr(parallel_progress, "Tally")
+    assert not hasattr(progress_impl, "progress_bar")
 
 
 # -- URLs and plot names ---------------------------------------------------------------------
