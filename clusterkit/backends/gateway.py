@@ -150,7 +150,13 @@ def _explain(exc: BaseException, address: str, auth: Any, timeout: float) -> Bac
             "is the gateway's (not another service's) and that the gateway is not overloaded; raise "
             "clusterkit.gateway.connect-timeout if it is only slow."
         )
-    if isinstance(exc, aiohttp.ClientResponseError) and exc.status in (401, 403):
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.status == 403:
+        return BackendError(
+            f"The Dask Gateway at {address} refused this request for {_describe_auth(auth)} (HTTP 403): that user "
+            "may not use this cluster or action. Check that the cluster is yours (`%cluster list`) and that "
+            "gateway.auth in your Dask config names the right user."
+        )
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.status == 401:
         return BackendError(
             f"The Dask Gateway at {address} refused our credentials ({_describe_auth(auth)}; HTTP {exc.status}). "
             "Check gateway.auth in your Dask config (type and kwargs such as username and password), "
