@@ -134,3 +134,18 @@ def cluster() -> Iterator[object]:
         yield session
     finally:
         session.stop()
+
+
+@pytest.fixture(scope="session")
+def shell():
+    """One real IPython shell with ``%load_ext clusterkit`` for every test that runs magics.
+
+    IPython's test shell is a process-wide singleton: ``start_ipython`` returns ``None``
+    when called a second time, so every test module must share this one.
+    """
+    from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython() or get_ipython()
+    ip.run_line_magic("load_ext", "clusterkit")
+    return ip

@@ -50,15 +50,6 @@ def gateway_config(gateway_server: GatewayServer) -> Iterator[GatewayServer]:
     assert gone, f"clusters left on the gateway: {_gateway_clusters(gateway_server)}"
 
 
-@pytest.fixture(scope="module")
-def shell():
-    from IPython.testing.globalipapp import start_ipython
-
-    ip = start_ipython()
-    ip.run_line_magic("load_ext", "clusterkit")
-    return ip
-
-
 def run(shell, line: str) -> tuple[str, BaseException | None]:
     """Run a line magic as a user would and return what they see."""
     out = io.StringIO()

@@ -150,15 +150,6 @@ def test_the_listener_is_dangerous_to_a_plain_dask_read(pickle_listener):
     assert pickle_listener.marker.exists()
 
 
-@pytest.fixture(scope="module")
-def shell():
-    from IPython.testing.globalipapp import start_ipython
-
-    ip = start_ipython()
-    ip.run_line_magic("load_ext", "clusterkit")
-    return ip
-
-
 def test_control_down_and_the_magic_never_unpickle(pickle_listener, registry_dir, shell):
     record = _pickle_record(registry_dir, pickle_listener.address)
     # control (what REST PATCH/DELETE and %cluster stop call): the reply is read as plain msgpack.
