@@ -307,7 +307,7 @@ def start_cluster(
             f"The Dask Gateway at {url} could not start the cluster: {_one_line(exc)}. The gateway's log says why; "
             "try smaller --options, or ask its administrator."
         ) from exc
-    except (ValueError, OSError, TimeoutError) as exc:
+    except Exception as exc:  # the gateway went away or changed its mind after the checks
         raise _explain(exc, url, authenticator, _timeout()) from exc
 
 
@@ -338,7 +338,7 @@ def attach_cluster(name: str, address: str | None = None, *, auth: Any = None) -
         return _cluster_class().from_name(name, address=url, auth=authenticator, shutdown_on_close=False)
     except dask_gateway.GatewayClusterError as exc:
         raise ClusterNotFoundError(f"Cluster {name!r} on the Dask Gateway at {url} cannot be used: {_one_line(exc)}.") from exc
-    except (ValueError, OSError, TimeoutError) as exc:
+    except Exception as exc:  # the gateway went away or changed its mind after the checks
         raise _explain(exc, url, authenticator, _timeout()) from exc
 
 
