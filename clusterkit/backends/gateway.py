@@ -293,6 +293,7 @@ def start_cluster(
     """
     url, authenticator = _address(address), _auth(auth)
     dask_gateway = _library()
+    import aiohttp
 
     async def fetch_options(gateway: Any) -> Any:
         return await gateway.cluster_options()
@@ -307,7 +308,7 @@ def start_cluster(
             f"The Dask Gateway at {url} could not start the cluster: {_one_line(exc)}. The gateway's log says why; "
             "try smaller --options, or ask its administrator."
         ) from exc
-    except Exception as exc:  # the gateway went away or changed its mind after the checks
+    except (ValueError, OSError, TimeoutError, aiohttp.ClientError) as exc:  # the gateway went away after the checks
         raise _explain(exc, url, authenticator, _timeout()) from exc
 
 
@@ -316,6 +317,7 @@ def attach_cluster(name: str, address: str | None = None, *, auth: Any = None) -
     url, authenticator = _address(address), _auth(auth)
     name = name.removeprefix(PREFIX)
     dask_gateway = _library()
+    import aiohttp
 
     async def report(gateway: Any) -> tuple[Any, list[str]]:
         try:
@@ -338,7 +340,7 @@ def attach_cluster(name: str, address: str | None = None, *, auth: Any = None) -
         return _cluster_class().from_name(name, address=url, auth=authenticator, shutdown_on_close=False)
     except dask_gateway.GatewayClusterError as exc:
         raise ClusterNotFoundError(f"Cluster {name!r} on the Dask Gateway at {url} cannot be used: {_one_line(exc)}.") from exc
-    except Exception as exc:  # the gateway went away or changed its mind after the checks
+    except (ValueError, OSError, TimeoutError, aiohttp.ClientError) as exc:  # the gateway went away after the checks
         raise _explain(exc, url, authenticator, _timeout()) from exc
 
 
