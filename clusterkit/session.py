@@ -595,7 +595,12 @@ def connect(address_or_name: str, name: str | None = None, *, security: Security
 
     if address_or_name.startswith(gateway_backend.PREFIX):
         return _attach_gateway(address_or_name, None, name)
-    address, record = address_backend.resolve(address_or_name)
+    try:
+        address, record = address_backend.resolve(address_or_name)
+    except ClusterNotFoundError:
+        if not _on_gateway(address_or_name):  # the sidebar lists gateway clusters by their gateway name
+            raise
+        return _attach_gateway(address_or_name, None, name)
     if record is not None and record.kind == "gateway":
         return _attach_gateway(gateway_backend.cluster_name(address) or record.name, record, name)
     if security is None and record is not None:
