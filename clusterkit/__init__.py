@@ -26,7 +26,8 @@ _LAZY = {
     **dict.fromkeys(_errors.__all__, "clusterkit.errors"),
     **dict.fromkeys(["as_completed", "cancel", "get", "imap", "map", "remote", "wait"], "clusterkit.parallel"),
     **dict.fromkeys(
-        ["Session", "connect", "current", "sessions", "ssh", "start", "stop_cluster", "use"], "clusterkit.session"
+        ["Session", "connect", "current", "gateway", "sessions", "ssh", "start", "stop_cluster", "use"],
+        "clusterkit.session",
     ),
     "progress": "clusterkit.widgets",
 }
@@ -40,6 +41,7 @@ __all__ = [
     "ClusterkitError",
     "ConfigError",
     "NoClusterError",
+    "OptionError",
     "RegistryError",
     "RemoteError",
     "SSHError",
@@ -49,6 +51,7 @@ __all__ = [
     "cancel",
     "connect",
     "current",
+    "gateway",
     "get",
     "imap",
     "load_ipython_extension",
@@ -73,14 +76,15 @@ if TYPE_CHECKING:
         ClusterNotFoundError,
         ConfigError,
         NoClusterError,
+        OptionError,
         RegistryError,
         RemoteError,
         SSHError,
     )
     from clusterkit.parallel.map import imap, map
     from clusterkit.parallel.remote import as_completed, cancel, get, remote, wait
-    from clusterkit.session import Session, connect, current, sessions, ssh, start, stop_cluster, use
-    from clusterkit.widgets import progress
+    from clusterkit.session import Session, connect, current, gateway, sessions, ssh, start, stop_cluster, use
+    from clusterkit.widgets.progress import progress
 
 
 def __getattr__(name: str) -> Any:

@@ -25,22 +25,18 @@ __all__ = ["main"]
 
 def _up(args: argparse.Namespace) -> int:
     from clusterkit import daemon
+    from clusterkit.errors import OptionError
+    from clusterkit.options import WorkerOptions
 
-    if args.name and not registry.valid_name(args.name):
-        print(
-            f"clusterkit up: {args.name!r} is not a valid name (letters, digits, '_', '.', '-').", file=sys.stderr
-        )
+    try:
+        options = WorkerOptions.parse(args.n, args.threads, args.memory, args.adapt, args.name, args.insecure)
+    except OptionError as exc:
+        print(f"clusterkit up: {exc}", file=sys.stderr)
         return 2
-    if args.name and registry.find(args.name):
-        print(f"clusterkit up: a cluster named {args.name!r} is already running.", file=sys.stderr)
+    if options.name and registry.find(options.name):
+        print(f"clusterkit up: a cluster named {options.name!r} is already running.", file=sys.stderr)
         return 1
-    record = daemon.spawn(
-        name=args.name,
-        n_workers=args.n,
-        threads_per_worker=args.threads,
-        memory_limit=args.memory,
-        ssh_hosts=args.ssh,
-    )
+    record = daemon.spawn(options=options, ssh_hosts=args.ssh)
     print(
         f"Started {record.name} ({record.workers} workers) at {record.scheduler_address}, "
         f"owned by daemon pid {record.owner_pid}."
@@ -50,29 +46,64 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
+    from clusterkit.backends.gateway import gateway_records
     from clusterkit.magics import format_table
 
     registry.prune()
-    records = registry.list_records()
+    records, note = gateway_records(registry.list_records())  # + this user's Dask Gateway clusters
     if args.json:
-        print(json.dumps([r.to_json() for r in records], indent=1))
+        statuses = registry.statuses(records)
+        print(json.dumps([{**r.to_json(), "status": statuses[r.id]} for r in records], indent=1))
     else:
         print(format_table(records))
+    if note:
+        print(note, file=sys.stderr)
     return 0
+
+
+def _gone(record: registry.ClusterRecord) -> bool:
+    """No record left and (for a daemon) no daemon. A record whose owner has exited is
+    removed here: a stopped cluster's record must always go, whatever its status."""
+    owner_alive = registry.owner_alive(record)
+    if not owner_alive:
+        registry.remove(record.id)
+        return True
+    return record.owner != "daemon" and registry.find(record.id) is None
 
 
 def _wait_gone(record: registry.ClusterRecord, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        gone = registry.find(record.id) is None
-        if gone and (record.owner != "daemon" or not registry.owner_alive(record)):
+        if _gone(record):
             return True
         time.sleep(0.1)
-    return False
+    return _gone(record)
+
+
+def _control_timeout() -> float:
+    """``clusterkit.control.timeout`` in seconds: how long an owner may take to act on a request."""
+    import dask.utils
+
+    from clusterkit import config
+
+    return float(dask.utils.parse_timedelta(config.get("control.timeout")))
+
+
+def _signal_daemon(record: registry.ClusterRecord, sig: signal.Signals) -> None:
+    """Signal ``record``'s daemon, only if its pid verifiably is that daemon (see ``daemon.process``)."""
+    from clusterkit import daemon
+
+    process = daemon.process(record)
+    if process is None:
+        return
+    try:
+        process.send_signal(sig)  # psutil refuses if the pid was reused since it was checked
+    except Exception:  # gone meanwhile (psutil.NoSuchProcess) or not ours
+        pass
 
 
 def _down(args: argparse.Namespace) -> int:
-    from clusterkit import control
+    from clusterkit import control, daemon
     from clusterkit.errors import BackendError
 
     if args.all == bool(args.name):
@@ -89,22 +120,18 @@ def _down(args: argparse.Namespace) -> int:
         return 1 if args.name else 0
     status = 0
     for record in records:
+        sent = True
         try:
             control.send(record, "stop")
         except BackendError as exc:
             print(f"clusterkit down: {exc}", file=sys.stderr)
-        if not _wait_gone(record, timeout=20) and record.owner == "daemon":
+            sent = False
+        if not _wait_gone(record, timeout=2 * _control_timeout() if sent else 0) and daemon.process(record) is not None:
             # The daemon did not stop its cluster in time: end it (its workers die with it).
-            try:
-                os.kill(record.owner_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            _signal_daemon(record, signal.SIGTERM)
             if not _wait_gone(record, timeout=10):
-                try:
-                    os.kill(record.owner_pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                registry.remove(record.id)
+                _signal_daemon(record, signal.SIGKILL)
+                _wait_gone(record, timeout=5)
         if registry.find(record.id) is None:
             print(f"Stopped {record.name}.")
         else:
@@ -140,9 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     up = verbs.add_parser("up", help="start a detached cluster owned by a daemon")
     up.add_argument("--name")
-    up.add_argument("-n", type=int, help="workers (default: one per CPU, at most 4)")
-    up.add_argument("--threads", type=int, help="threads per worker")
+    up.add_argument("-n", help="workers (default: one per CPU, at most 4)")
+    up.add_argument("--threads", help="threads per worker")
     up.add_argument("--memory", help="memory per worker, e.g. 2GiB")
+    up.add_argument("--adapt", metavar="MIN:MAX", help="scale automatically between MIN and MAX workers")
+    up.add_argument(
+        "--insecure", action="store_true", help="no TLS: any local user (or host on the network) can connect"
+    )
     up.add_argument("--ssh", nargs="+", metavar="HOST", help="start over SSH on these hosts instead")
     up.set_defaults(func=_up)
     ls = verbs.add_parser("ls", help="list registered clusters")

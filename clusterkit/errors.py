@@ -4,6 +4,7 @@
 
     ClusterkitError                 base class: catch this to catch everything of ours
     ├── ConfigError                 a clusterkit.* setting is missing or malformed
+    ├── OptionError                 a worker option (count, threads, memory, adapt, name) is out of bounds
     ├── RegistryError               the registry folder cannot be read or written
     ├── NoClusterError              no current session (run ``%cluster start``)
     ├── ClusterNotFoundError        a name or address that matches no cluster
@@ -28,6 +29,7 @@ __all__ = [
     "ClusterkitError",
     "ConfigError",
     "NoClusterError",
+    "OptionError",
     "RegistryError",
     "RemoteError",
     "SSHError",
@@ -40,6 +42,10 @@ class ClusterkitError(Exception):
 
 class ConfigError(ClusterkitError):
     """A ``clusterkit.*`` configuration value is missing or malformed."""
+
+
+class OptionError(ClusterkitError, ValueError):
+    """A worker option is malformed or outside the configured bounds (same text from every entry point)."""
 
 
 class RegistryError(ClusterkitError):

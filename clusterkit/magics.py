@@ -24,11 +24,11 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from clusterkit import config, registry
+from clusterkit import options, registry
 from clusterkit import session as sessions
-from clusterkit.errors import ClusterkitError
+from clusterkit.errors import ClusterkitError, OptionError
 
-__all__ = ["ClusterMagics", "format_table", "parse"]
+__all__ = ["ClusterMagics", "format_table", "list_clusters", "parse"]
 
 _DESCRIPTION = "Start, attach to, scale, inspect and stop Dask clusters from a notebook."
 _EXAMPLES = """
@@ -37,6 +37,8 @@ examples:
   %cluster start --memory 2GiB --adapt 1:4
   %cluster ssh node1 node2 --user ada     scheduler on node1, workers on both
   %cluster connect demo                   attach to a cluster started elsewhere (clusterkit up)
+  %cluster gateway --options worker_memory=4 -n 2   a cluster on the Dask Gateway in your Dask config
+  %cluster connect gateway:NAME           attach to a cluster running on the Dask Gateway
   %cluster scale 4                        or: %cluster scale --adapt 0:8
   %cluster list                           every registered cluster
   %cluster dashboard                      live task stream; %cluster dashboard progress
@@ -62,26 +64,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 # -- argument types: each rejects nonsense with a sentence -----------------------------
-def _count(text: str) -> int:
-    limit = int(config.get("local.max-workers"))
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    if value > limit:
-        raise argparse.ArgumentTypeError(
-            f"{value} is more than clusterkit.local.max-workers ({limit}); raise that setting if you mean it"
-        )
-    return value
+# Worker options are checked by clusterkit.options, the same sentence as every other entry point.
+def _checked(check: Any) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            return check(text)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+    convert.__name__ = check.__name__
+    return convert
 
 
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("0 is not allowed here; use 1 or more")
-    return value
+_count = _checked(options.workers)
+_positive = _checked(options.threads)
+_memory = _checked(options.memory)
+_range = _checked(options.adapt_range)
+_name = _checked(options.cluster_name)
 
 
 def _port(text: str) -> int:
@@ -94,47 +93,46 @@ def _port(text: str) -> int:
     return value
 
 
-def _memory(text: str) -> int:
-    import dask.utils
+def _host(text: str) -> str:
+    # secserver (issue 11): one host rule for magics, CLI and REST (clusterkit.hostnames).
+    from clusterkit.hostnames import check_host
 
     try:
-        value = dask.utils.parse_bytes(text)
-    except (ValueError, TypeError, KeyError, IndexError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size; try 2GiB or 500MB") from None
-    if not 2**24 <= value <= 2**50:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a sensible worker memory (16 MiB to 1 PiB)")
-    return int(value)
+        return check_host(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _range(text: str) -> tuple[int, int]:
-    low, sep, high = text.partition(":")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"{text!r} is not MIN:MAX, e.g. 1:4")
-    minimum, maximum = _count(low), _count(high)
-    if minimum > maximum:
-        raise argparse.ArgumentTypeError(f"minimum {minimum} is larger than maximum {maximum}")
-    if maximum == 0:
-        raise argparse.ArgumentTypeError("maximum must be at least 1")
-    return minimum, maximum
-
-
-def _name(text: str) -> str:
-    if not registry.valid_name(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a valid name (1-64 letters, digits, '_', '.', '-'; starts with a letter or digit)"
-        )
+def _gateway_name(text: str) -> str:
+    """``gateway:<cluster name>``: names on a Dask Gateway are letters, digits, ``. _ -``."""
+    name = text.removeprefix("gateway:")
+    if not registry.valid_name(name):
+        raise argparse.ArgumentTypeError(f"{text!r} is not gateway:NAME with a Dask Gateway cluster name")
     return text
 
 
-def _host(text: str) -> str:
-    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]@")
-    if not text or len(text) > 255 or not set(text) <= allowed or text.startswith("-"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or address")
+def _gateway_address(text: str) -> str:
+    import urllib.parse
+
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or " " in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Dask Gateway address like http://127.0.0.1:8000")
     return text
+
+
+def _gateway_option(text: str) -> tuple[str, Any]:
+    from clusterkit.backends.gateway import parse_option
+
+    try:
+        return parse_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _target(text: str) -> str:
-    """A cluster name, id or scheduler address."""
+    """A cluster name, id, scheduler address or ``gateway:<cluster name>``."""
+    if text.startswith("gateway:"):
+        return _gateway_name(text)
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme in ("tcp", "tls", "ws", "wss", "inproc", "ucx") and rest and " " not in rest:
@@ -173,6 +171,9 @@ def _build_parser() -> _Parser:
     start.add_argument(
         "--factory", type=_name, metavar="NAME", help="a cluster manager configured as clusterkit.factories.NAME"
     )
+    start.add_argument(
+        "--insecure", action="store_true", help="no TLS: any local user can connect and run code as you"
+    )
 
     ssh = verb(
         "ssh", "start a cluster over SSH (first host runs the scheduler)", "%cluster ssh node1 node2 --user ada"
@@ -191,8 +192,27 @@ def _build_parser() -> _Parser:
         action="store_true",
         help="trust host keys not yet in known_hosts (off by default)",
     )
-    ssh.add_argument("--tls", action="store_true", help="encrypt and authenticate with temporary TLS credentials")
+    ssh.add_argument("--tls", action="store_true", help="(the default now; kept for old notebooks)")
+    ssh.add_argument(
+        "--insecure", action="store_true", help="no TLS: anyone who can reach the hosts' ports can run code as you"
+    )
     ssh.add_argument("--add", type=_host, metavar="HOST", help="add a host to the current SSH cluster")
+
+    gateway = verb(
+        "gateway",
+        "start a cluster on a Dask Gateway (address, auth and options default to Dask's gateway.* config)",
+        "%cluster gateway http://127.0.0.1:8000 --options worker_memory=4 -n 2",
+    )
+    gateway.add_argument("address", nargs="?", type=_gateway_address, metavar="ADDRESS")
+    gateway.add_argument(
+        "--options", nargs="+", type=_gateway_option, default=[], metavar="K=V", help="the gateway's cluster options"
+    )
+    gateway.add_argument("-n", "--workers", type=_count, help="workers to ask for once it runs (default: none)")
+    gateway.add_argument("--adapt", type=_range, metavar="MIN:MAX", help="let the gateway scale between MIN and MAX")
+    gateway.add_argument("--name", type=_name, help="a name to refer to the cluster by (default gateway-N)")
+    gateway.add_argument(
+        "--detach", action="store_true", help="keep the cluster running on the gateway after this kernel ends"
+    )
 
     connect = verb("connect", "attach to a running scheduler or a registered cluster", "%cluster connect demo")
     connect.add_argument("target", type=_target, metavar="ADDRESS|NAME")
@@ -257,6 +277,10 @@ def _check_combinations(args: argparse.Namespace) -> None:
         raise UsageError("%cluster stop: give a NAME or --all, not both.")
     if args.verb == "ssh" and not args.hosts and not args.add:
         raise UsageError("%cluster ssh: give at least one HOST (or --add HOST). See `%cluster ssh --help`.")
+    if args.verb == "ssh" and args.tls and args.insecure:
+        raise UsageError("%cluster ssh: --tls and --insecure contradict each other; TLS is the default.")
+    if args.verb == "gateway" and args.workers is not None and args.adapt is not None:
+        raise UsageError("%cluster gateway: give -n N or --adapt MIN:MAX, not both.")
     if args.verb == "start" and args.detach and args.factory:
         raise UsageError("%cluster start: --detach works with local clusters only, not with --factory.")
 
@@ -273,9 +297,10 @@ def format_table(records: list[registry.ClusterRecord], current: str | None = No
         return "No clusters are registered. Start one with `%cluster start` or `clusterkit up`."
     headers = ["", "NAME", "KIND", "WORKERS", "THREADS", "MEMORY", "OWNER", "STATUS", "SCHEDULER"]
     rows = []
+    statuses = registry.statuses(records)  # concurrent probes: a long list stays fast
     for r in records:
-        status = r.status if r.status != "running" or registry.reachable(r) else "lost"
-        owner = r.owner if r.owner in ("daemon", "process") else f"kernel {r.owner[:8]}"
+        status = statuses[r.id]
+        owner = r.owner if r.owner in ("daemon", "process", "gateway") else f"kernel {r.owner[:8]}"
         mark = "*" if current is not None and r.id == current else ""
         rows.append(
             [
@@ -294,6 +319,15 @@ def format_table(records: list[registry.ClusterRecord], current: str | None = No
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [headers, *rows]
     )
+
+
+def list_clusters(current: str | None = None) -> str:
+    """``%cluster list`` / ``clusterkit ls``: the registry, plus this user's clusters on the configured Dask Gateway."""
+    from clusterkit.backends.gateway import gateway_records
+
+    records, note = gateway_records(registry.list_records())
+    table = format_table(records, current)
+    return f"{table}\n{note}" if note else table
 
 
 @magics_class
@@ -325,6 +359,7 @@ class ClusterMagics(Magics):
             adapt=args.adapt,
             detach=args.detach,
             factory=args.factory,
+            insecure=args.insecure,
         )
         _display(session)
 
@@ -338,16 +373,20 @@ class ClusterMagics(Magics):
             add_host(session.cluster, args.add, workers=args.workers_per_host)
             _display(session)
             return
-        options = {k: getattr(args, k) for k in ("user", "port", "key", "python") if getattr(args, k) is not None}
+        ssh_options = {k: getattr(args, k) for k in ("user", "port", "key", "python") if getattr(args, k) is not None}
         session = sessions.ssh(
             args.hosts,
             workers_per_host=args.workers_per_host,
             name=args.name,
             insecure_accept_new_hosts=args.insecure_accept_new_hosts,
-            tls=args.tls,
-            **options,
+            insecure=args.insecure,
+            **ssh_options,
         )
         _display(session)
+
+    def _gateway(self, args: argparse.Namespace, cell: str | None) -> None:
+        chosen = {"name": args.name, "n_workers": args.workers, "adapt": args.adapt, "detach": args.detach}
+        _display(sessions.gateway(args.address, **chosen, **dict(args.options)))
 
     def _connect(self, args: argparse.Namespace, cell: str | None) -> None:
         _display(sessions.connect(args.target, name=args.name))
@@ -392,7 +431,7 @@ class ClusterMagics(Magics):
             current_id = current.record.id if current.record is not None else None
         except ClusterkitError:
             current_id = None
-        print(format_table(registry.list_records(), current_id))
+        print(list_clusters(current_id))
 
     def _restart(self, args: argparse.Namespace, cell: str | None) -> None:
         session = sessions.current()

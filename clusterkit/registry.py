@@ -17,6 +17,7 @@ without importing Dask.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -24,31 +25,40 @@ import os
 import pathlib
 import re
 import secrets
+import shutil
+import stat
 import tempfile
 import time
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from clusterkit.errors import RegistryError
 
 __all__ = [
     "ClusterRecord",
     "address_reachable",
+    "credentials_directory",
     "default_directory",
     "find",
     "list_records",
+    "new_id",
     "owner_alive",
     "prune",
     "reachable",
     "remove",
+    "statuses",
+    "valid_id",
     "valid_name",
     "write",
 ]
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["local", "ssh", "address", "factory"]
+Kind = Literal["local", "ssh", "address", "factory", "gateway"]
 Status = Literal["starting", "running", "stopping", "lost"]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Ids name files: no dots, no slashes, so no id can leave the registry folder.
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_MAX_RECORD_BYTES = 64 * 1024
 
 
 @dataclasses.dataclass
@@ -73,15 +83,19 @@ class ClusterRecord:
     threads: int = 0
     memory_bytes: int = 0
     status: Status = "running"
+    #: A browser link for a dashboard served elsewhere (a Dask Gateway's proxy), else ``None``.
+    dashboard_url: str | None = None
 
     @classmethod
-    def new(cls, *, name: str, kind: Kind, scheduler_address: str, **fields: Any) -> ClusterRecord:
-        """A record with a fresh id, owned by this process unless told otherwise."""
+    def new(
+        cls, *, name: str, kind: Kind, scheduler_address: str, id: str | None = None, **fields: Any
+    ) -> ClusterRecord:
+        """A record with a fresh id (or ``id``), owned by this process unless told otherwise."""
         fields.setdefault("owner", "process")
         fields.setdefault("owner_pid", os.getpid())
         fields.setdefault("dashboard_port", None)
         return cls(
-            id=secrets.token_hex(6),
+            id=id or new_id(),
             name=name,
             kind=kind,
             scheduler_address=scheduler_address,
@@ -93,12 +107,60 @@ class ClusterRecord:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClusterRecord:
+    def from_json(cls, data: Any) -> ClusterRecord:
+        """Check every field's type and value; ``ValueError`` names the first that is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a record is a JSON object, not {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         missing = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING} - set(data)
         if missing:
             raise ValueError(f"missing fields {sorted(missing)}")
-        return cls(**{k: v for k, v in data.items() if k in names})
+        fields = {k: v for k, v in data.items() if k in names}
+        for key, check in _CHECKS.items():
+            if key in fields and not check(fields[key]):
+                raise ValueError(f"field {key!r} has a wrong type or value: {fields[key]!r}")
+        return cls(**fields)
+
+
+def _is_int(value: Any, minimum: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_port(value: Any) -> bool:
+    return value is None or (_is_int(value) and 0 < value < 65536)
+
+
+def _is_address(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 512 and "://" in value and value.isprintable()
+
+
+_CHECKS: dict[str, Any] = {
+    "id": lambda v: isinstance(v, str) and valid_id(v),
+    "name": lambda v: isinstance(v, str) and valid_name(v),
+    "kind": lambda v: v in get_args(Kind),
+    "scheduler_address": _is_address,
+    "dashboard_port": _is_port,
+    "owner": lambda v: isinstance(v, str) and 0 < len(v) <= 128 and v.isprintable(),
+    "owner_pid": _is_int,
+    "created": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "workers": _is_int,
+    "threads": _is_int,
+    "memory_bytes": _is_int,
+    "status": lambda v: v in get_args(Status),
+    # a link the sidebar opens: http(s) only, never javascript: or file:
+    "dashboard_url": lambda v: v is None
+    or (isinstance(v, str) and v.startswith(("http://", "https://")) and len(v) <= 2048 and v.isprintable()),
+}
+
+
+def new_id() -> str:
+    """A fresh record id (12 hex digits); credentials are made for it before the record exists."""
+    return secrets.token_hex(6)
+
+
+def valid_id(record_id: str) -> bool:
+    """Ids are file names: letters, digits, ``_`` and ``-`` only (no ``.`` or ``/``)."""
+    return bool(_ID_RE.match(record_id))
 
 
 def valid_name(name: str) -> bool:
@@ -123,16 +185,62 @@ def default_directory() -> pathlib.Path:
     return runtime / "clusterkit"
 
 
+def _make_private(path: pathlib.Path) -> None:
+    """Create ``path`` and missing parents with mode 0700 (``mkdir(parents=True)`` would use 0755)."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+
+
+def _check_owned(path: pathlib.Path, info: os.stat_result, what: str) -> None:
+    """Refuse a folder another user owns; tighten one of ours that others could write to."""
+    if info.st_uid != os.geteuid():
+        raise RegistryError(
+            f"The cluster registry {what} {path} belongs to another user (uid {info.st_uid}), so its records "
+            "cannot be trusted. Remove it, or set CLUSTERKIT_REGISTRY_DIR to a folder of your own."
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        logger.warning("clusterkit: %s %s was open to other users (mode %o); made it 0700",
+                       what, path, stat.S_IMODE(info.st_mode))
+        try:
+            os.chmod(path, 0o700)
+        except OSError as exc:
+            raise RegistryError(f"Cannot make the registry {what} {path} private: {exc.strerror}.") from exc
+
+
 def _directory(directory: str | os.PathLike[str] | None) -> pathlib.Path:
     path = pathlib.Path(directory) if directory is not None else default_directory()
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(path)
+        info = os.stat(path, follow_symlinks=False)
     except OSError as exc:
         raise RegistryError(
             f"Cannot create the cluster registry folder {path}: {exc.strerror}. "
             "Set CLUSTERKIT_REGISTRY_DIR to a writable folder."
         ) from exc
+    if not stat.S_ISDIR(info.st_mode):
+        raise RegistryError(
+            f"The cluster registry {path} is not a folder (a symbolic link or file?). "
+            "Remove it, or set CLUSTERKIT_REGISTRY_DIR to a folder of your own."
+        )
+    _check_owned(path, info, "folder")
     return path
+
+
+def credentials_directory(record_id: str, directory: str | os.PathLike[str] | None = None) -> pathlib.Path:
+    """Where the TLS credentials of cluster ``record_id`` live: ``<registry>/<id>.tls`` (not created)."""
+    if not valid_id(record_id):
+        raise RegistryError(f"{record_id!r} is not a cluster record id.")
+    return _directory(directory) / f"{record_id}.tls"
 
 
 def write(record: ClusterRecord, directory: str | os.PathLike[str] | None = None) -> pathlib.Path:
@@ -150,9 +258,13 @@ def write(record: ClusterRecord, directory: str | os.PathLike[str] | None = None
 
 
 def remove(record_id: str, directory: str | os.PathLike[str] | None = None) -> bool:
-    """Delete a record; ``False`` if it was already gone (that is not an error)."""
+    """Delete a record and its credentials; ``False`` if it was already gone (that is not an error)."""
+    if not valid_id(record_id):
+        return False
+    folder = _directory(directory)
+    shutil.rmtree(folder / f"{record_id}.tls", ignore_errors=True)
     try:
-        (_directory(directory) / f"{record_id}.json").unlink()
+        (folder / f"{record_id}.json").unlink()
     except FileNotFoundError:
         return False
     return True
@@ -160,7 +272,7 @@ def remove(record_id: str, directory: str | os.PathLike[str] | None = None) -> b
 
 def owner_alive(record: ClusterRecord) -> bool:
     """Is the process that owns this record still running?"""
-    if record.owner_pid <= 0:
+    if not isinstance(record.owner_pid, int) or record.owner_pid <= 0:
         return False
     try:
         os.kill(record.owner_pid, 0)
@@ -196,18 +308,59 @@ def reachable(record: ClusterRecord, timeout: float = 0.5) -> bool:
     return address_reachable(record.scheduler_address, timeout)
 
 
+def statuses(records: list[ClusterRecord], timeout: float = 0.25, workers: int = 32) -> dict[str, Status]:
+    """Each record's status as a listing shows it: ``running`` records whose scheduler does not
+    answer are ``lost``. Probes run concurrently (a bounded pool, a short timeout), so a
+    listing of a thousand records takes well under a second; records of dead owners are
+    reported as they are, without a probe."""
+    result: dict[str, Status] = {r.id: r.status for r in records}
+    probe = [r for r in records if r.status == "running" and owner_alive(r)]
+    if not probe:
+        return result
+    with concurrent.futures.ThreadPoolExecutor(min(workers, len(probe)), thread_name_prefix="clusterkit-probe") as pool:
+        for record, ok in zip(probe, pool.map(lambda r: reachable(r, timeout), probe), strict=True):
+            if not ok:
+                result[record.id] = "lost"
+    return result
+
+
+def _read_record(path: pathlib.Path) -> ClusterRecord:
+    """One record file, checked: ours, not writable by others, not a link, id = file name."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_uid != os.geteuid():
+            raise ValueError(f"it belongs to another user (uid {info.st_uid})")
+        if stat.S_IMODE(info.st_mode) & 0o022:
+            raise ValueError(f"other users may write to it (mode {stat.S_IMODE(info.st_mode):o})")
+        raw = f.read(_MAX_RECORD_BYTES + 1)
+    if len(raw) > _MAX_RECORD_BYTES:
+        raise ValueError("it is too large to be a record")
+    record = ClusterRecord.from_json(json.loads(raw))
+    if path.name != f"{record.id}.json":
+        raise ValueError(f"its id {record.id!r} does not match its file name")
+    return record
+
+
 def list_records(
     directory: str | os.PathLike[str] | None = None, *, include_stale: bool = False
 ) -> list[ClusterRecord]:
-    """Every readable record, oldest first. Corrupt files are skipped with a warning."""
+    """Every valid record, oldest first.
+
+    A file that is not a valid record (corrupt JSON, wrong or missing fields, an id that
+    differs from its file name, another user's file, one others may write) is skipped with
+    a warning naming the file; listing never raises for a bad record.
+    """
     folder = _directory(directory)
     records = []
     for path in sorted(folder.glob("*.json")):
         try:
-            record = ClusterRecord.from_json(json.loads(path.read_text()))
+            record = _read_record(path)
         except FileNotFoundError:
             continue  # removed while we listed
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
             logger.warning("Skipping unreadable cluster record %s: %s", path, exc)
             continue
         if include_stale or owner_alive(record):

@@ -30,12 +30,15 @@ from typing import Any
 
 from distributed import Client
 from distributed.deploy.cluster import Cluster
+from distributed.security import Security
 
 from clusterkit import config, control, registry, task_history
+from clusterkit import security as tls
 from clusterkit.backends import address as address_backend
 from clusterkit.errors import BackendError, ClusterkitError, ClusterNotFoundError, NoClusterError
+from clusterkit.options import WorkerOptions
 
-__all__ = ["Session", "connect", "current", "own", "sessions", "ssh", "start", "stop_cluster", "use"]
+__all__ = ["Session", "connect", "current", "gateway", "own", "sessions", "ssh", "start", "stop_cluster", "use"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ class Session:
         record: registry.ClusterRecord | None = None,
         owned: bool = True,
         owner: str | None = None,
+        record_id: str | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -88,12 +92,14 @@ class Session:
         self.cluster = cluster
         self.owned = owned
         self.closed = False
+        self._stopped = threading.Event()
         self._refresher: Any = None
         self.record: registry.ClusterRecord | None = record
         if owned:
             task_history.keep_history(client)  # so a task stream opened later shows what ran
             info = self._counts()
             self.record = registry.ClusterRecord.new(
+                id=record_id,
                 name=name,
                 kind=kind,
                 scheduler_address=self.address,
@@ -101,6 +107,8 @@ class Session:
                 owner=owner or owner_id(),
                 **info,
             )
+            if kind == "gateway":  # its dashboard is served by the gateway's proxy, for browsers too
+                self.record.dashboard_url = getattr(cluster, "dashboard_link", None)
             # Listen before telling anyone the cluster exists, so no request is lost.
             client.subscribe_topic(control.TOPIC, self._on_control)
             self._wait_until_subscribed()
@@ -127,6 +135,8 @@ class Session:
         return dashboard_url(self)
 
     def _dashboard_port(self) -> int | None:
+        if self.kind == "gateway":  # the scheduler's own port is inside the gateway, not for us
+            return None
         try:
             port = self.client.scheduler_info()["services"].get("dashboard")
         except Exception:  # a scheduler that is going away
@@ -161,18 +171,8 @@ class Session:
     def _wait_until_subscribed(self, timeout: float = 10) -> None:
         """The subscription travels on the batched stream; a request sent before it
         lands would be dropped, so confirm it with the scheduler first."""
-        import time
-
-        def subscribed(dask_scheduler: Any, topic: str, client_id: str) -> bool:
-            topics = dask_scheduler._broker._topics
-            return topic in topics and client_id in topics[topic].subscribers
-
-        deadline = time.monotonic() + timeout
-        while not self.client.run_on_scheduler(subscribed, topic=control.TOPIC, client_id=self.client.id):
-            if time.monotonic() > deadline:
-                logger.warning("clusterkit: scale/stop requests from other processes may be missed")
-                return
-            time.sleep(0.01)
+        if not control.wait_until_subscribed(self.client, control.TOPIC, timeout):
+            logger.warning("clusterkit: scale/stop requests from other processes may be missed")
 
     # -- keeping the record current -----------------------------------------------
     def _loop(self) -> Any:
@@ -303,13 +303,28 @@ class Session:
     def stop(self) -> None:
         """Disconnect; when this process owns the cluster, shut it down and drop its record.
 
-        Stopping twice, or stopping a cluster its other side already stopped, is fine.
+        Stopping twice, or stopping a cluster its other side already stopped, is fine; a
+        second call (say the daemon's main thread while a control request's thread is
+        stopping) waits until the first has finished, so nobody exits halfway and leaves
+        the record behind with status ``stopping``.
         """
         global _current
         with _lock:
             if self.closed:
-                return
-            self.closed = True
+                first = False
+            else:
+                first = self.closed = True
+        if not first:
+            self._stopped.wait(60)
+            return
+        try:
+            self._stop_once()
+        finally:
+            self._stopped.set()
+
+    def _stop_once(self) -> None:
+        global _current
+        with _lock:
             if _sessions.get(self.name) is self:
                 del _sessions[self.name]
             if _current == self.name:
@@ -334,7 +349,7 @@ class Session:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=10)
         if self.owned and self.record is not None:
-            registry.remove(self.record.id)
+            registry.remove(self.record.id)  # the credentials go with it
 
     # -- display ----------------------------------------------------------------------
     def widget(self) -> Any:
@@ -449,81 +464,145 @@ def start(
     adapt: tuple[int, int] | None = None,
     detach: bool = False,
     factory: str | None = None,
+    insecure: bool = False,
 ) -> Session:
     """Start a cluster, connect to it and make it current.
 
-    By default a local cluster of worker processes sized for this machine.
-    ``factory=NAME`` uses a cluster manager configured as ``clusterkit.factories.NAME``;
-    ``detach=True`` hands the cluster to a ``clusterkit`` daemon so it outlives
-    this process (stop it with ``clusterkit down NAME``).
+    By default a local cluster of worker processes sized for this machine, with
+    mutual TLS on credentials made for it (see :mod:`clusterkit.security`);
+    ``insecure=True`` uses plain TCP that any local user can reach (a warning says so).
+    ``factory=NAME`` uses a cluster manager configured as ``clusterkit.factories.NAME``
+    (its own security settings apply); ``detach=True`` hands the cluster to a
+    ``clusterkit`` daemon so it outlives this process (stop it with ``clusterkit down NAME``).
+    Options are checked by :class:`clusterkit.options.WorkerOptions` (``OptionError``).
     """
-    if name is not None:
-        _check_name(name)
+    opts = WorkerOptions.parse(n_workers, threads_per_worker, memory_limit, adapt, name, insecure)
+    if opts.name is not None:
+        _check_name(opts.name)
     if detach:
         from clusterkit import daemon
 
-        record = daemon.spawn(
-            name=name, n_workers=n_workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit
-        )
+        record = daemon.spawn(options=opts)
         session = connect(record.id)
-        if adapt is not None:
-            session.adapt(*adapt)
+        if opts.adapt is not None:
+            session.adapt(*opts.adapt)
         return session
+    record_id = registry.new_id()
+    credentials: Security | None = None
     if factory is not None:
         from clusterkit.backends.factory import start_factory
 
         cluster = start_factory(factory)
         kind: registry.Kind = "factory"
-        if n_workers is not None:
-            cluster.scale(n_workers)
+        if opts.n_workers is not None:
+            cluster.scale(opts.n_workers)
     else:
         from clusterkit.backends.local import start_local
 
-        cluster = start_local(n_workers, threads_per_worker, memory_limit)
+        if opts.insecure:
+            tls.warn_insecure("this local cluster")
+        else:
+            credentials = tls.create(record_id)
+        try:
+            cluster = start_local(opts.n_workers, opts.threads_per_worker, opts.memory_limit, security=credentials)
+        except BaseException:
+            registry.remove(record_id)
+            raise
         kind = "local"
-    session = own(cluster, kind, name)
-    if adapt is not None:
-        session.adapt(*adapt)
+    session = own(cluster, kind, opts.name, record_id=record_id, credentials=credentials)
+    if opts.adapt is not None:
+        session.adapt(*opts.adapt)
     return session
 
 
-def own(cluster: Cluster, kind: registry.Kind, name: str | None = None) -> Session:
+def own(
+    cluster: Cluster,
+    kind: registry.Kind,
+    name: str | None = None,
+    *,
+    record_id: str | None = None,
+    credentials: Security | None = None,
+) -> Session:
     """Wrap a started cluster in an owning session, register it and make it current.
 
     Backends that build their own cluster object (SSH, factories) end here; on
-    failure the cluster is closed so nothing is left running.
+    failure the cluster is closed (and credentials made for ``record_id`` removed)
+    so nothing is left running.
     """
-    if name is not None:
-        _check_name(name)
     try:
-        client = _client(cluster)
-        session = Session(name=name or _unique_name(kind), kind=kind, client=client, cluster=cluster)
+        if name is not None:
+            _check_name(name)
+        client = _client(cluster, **({"security": credentials} if credentials is not None else {}))
+        session = Session(
+            name=name or _unique_name(kind), kind=kind, client=client, cluster=cluster, record_id=record_id
+        )
     except BaseException:
         cluster.close()
+        if record_id is not None:
+            registry.remove(record_id)
         raise
     return _add(session)
 
 
-def ssh(hosts: list[str] | str, workers_per_host: int = 1, name: str | None = None, **options: Any) -> Session:
+def ssh(
+    hosts: list[str] | str,
+    workers_per_host: int = 1,
+    name: str | None = None,
+    *,
+    insecure: bool = False,
+    **options: Any,
+) -> Session:
     """Start a cluster over SSH: the first host runs the scheduler, every host runs workers.
 
-    ``options`` go to :func:`clusterkit.backends.ssh.start_ssh` (``user``, ``port``,
-    ``key``, ``python``, ``insecure_accept_new_hosts``, ``tls``, ...).
+    Mutual TLS on per-cluster credentials unless ``insecure=True``; your own CA and
+    certificate with ``tls_ca_file``, ``tls_cert`` (and ``tls_key``). Other ``options``
+    go to :func:`clusterkit.backends.ssh.start_ssh` (``user``, ``port``, ``key``,
+    ``python``, ``insecure_accept_new_hosts``, ...).
     """
     from clusterkit.backends.ssh import start_ssh
 
     if name is not None:
         _check_name(name)
+    options.pop("tls", None)  # TLS is the default now; tls=True is accepted and means nothing more
     host_list = [hosts] if isinstance(hosts, str) else list(hosts)
-    cluster = start_ssh(host_list, workers_per_host=workers_per_host, **options)
-    return own(cluster, "ssh", name)
-
-
-def connect(address_or_name: str, name: str | None = None) -> Session:
-    """Attach to a running scheduler (``tcp://...``) or a registered cluster (name or id)."""
-    address, record = address_backend.resolve(address_or_name)
+    record_id = registry.new_id()
+    credentials: Security | None = None
+    user_files = {k: options.pop(k) for k in ("tls_ca_file", "tls_cert", "tls_key") if options.get(k)}
+    if insecure:
+        tls.warn_insecure("this SSH cluster")
+    else:
+        credentials = tls.create(record_id, **user_files)
     try:
-        client = _client(address, timeout=config.get("control.timeout"))
+        cluster = start_ssh(host_list, workers_per_host=workers_per_host, security=credentials, **options)
+    except BaseException:
+        registry.remove(record_id)
+        raise
+    return own(cluster, "ssh", name, record_id=record_id, credentials=credentials)
+
+
+def connect(address_or_name: str, name: str | None = None, *, security: Security | None = None) -> Session:
+    """Attach to a running scheduler (``tls://...``, ``tcp://...``), a registered cluster (name or id),
+    or a cluster on the Dask Gateway (``gateway:<cluster name>``).
+
+    A registered TLS cluster is reached with its credentials from the registry folder
+    (only the user who started it has them); a bare ``tls://`` address needs ``security=``.
+    """
+    from clusterkit.backends import gateway as gateway_backend
+
+    if address_or_name.startswith(gateway_backend.PREFIX):
+        return _attach_gateway(address_or_name, None, name)
+    address, record = address_backend.resolve(address_or_name)
+    if record is not None and record.kind == "gateway":
+        return _attach_gateway(gateway_backend.cluster_name(address) or record.name, record, name)
+    if security is None and record is not None:
+        security = tls.for_record(record)
+    if security is None and address.startswith("tls://"):
+        raise BackendError(
+            f"{address} is a TLS scheduler that is not in your registry, so clusterkit has no credentials "
+            "for it. Connect by its name (`%cluster connect NAME`), or pass security= a distributed Security."
+        )
+    try:
+        client = _client(address, timeout=config.get("control.timeout"), security=security)
     except (OSError, TimeoutError) as exc:
         raise BackendError(
             f"Could not connect to the scheduler at {address}: {exc}. "
@@ -538,6 +617,66 @@ def connect(address_or_name: str, name: str | None = None) -> Session:
         session = Session(name=name or _unique_name("address"), kind="address", client=client)
         # We do not own the scheduler: stopping the session only disconnects.
         session.cluster = None
+    return _add(session)
+
+
+def gateway(
+    address: str | None = None,
+    *,
+    name: str | None = None,
+    n_workers: int | None = None,
+    adapt: tuple[int, int] | None = None,
+    detach: bool = False,
+    auth: Any = None,
+    **options: Any,
+) -> Session:
+    """Start a cluster on a Dask Gateway, connect to it and make it current.
+
+    ``address`` and ``auth`` default to dask-gateway's own config (``gateway.address``,
+    ``gateway.auth``), and ``options`` (the gateway's cluster options, such as
+    ``worker_memory=4``) to ``gateway.cluster.options``. ``detach=True`` leaves the
+    cluster running on the gateway when this process ends (stop it with
+    ``ck.stop_cluster("gateway:<name>")``).
+    """
+    from clusterkit.backends.gateway import proxy_error, start_cluster
+
+    checked = WorkerOptions.parse(n_workers=n_workers, adapt=adapt, name=name)  # before asking the gateway
+    n_workers, adapt = checked.n_workers, checked.adapt
+    if name is not None:
+        _check_name(name)
+    cluster = start_cluster(address, options, detach=detach, auth=auth)
+    try:
+        session = own(cluster, "gateway", name)
+    except (OSError, TimeoutError) as exc:
+        with contextlib.suppress(Exception):
+            cluster.close(shutdown=True)  # detached or not: nobody can use it
+        raise proxy_error(cluster, exc) from exc
+    if n_workers is not None:
+        session.scale(n_workers)
+    if adapt is not None:
+        session.adapt(*adapt)
+    return session
+
+
+def _attach_gateway(cluster: str, record: registry.ClusterRecord | None, name: str | None) -> Session:
+    """A session on a gateway cluster this process did not start: it may scale it; stop only disconnects."""
+    from clusterkit.backends.gateway import PREFIX, attach_cluster, proxy_error
+
+    gateway_cluster = attach_cluster(cluster)
+    try:
+        try:
+            client = _client(gateway_cluster)
+        except (OSError, TimeoutError) as exc:
+            raise proxy_error(gateway_cluster, exc) from exc
+        session_name = name or (record.name if record is not None else cluster.removeprefix(PREFIX))
+        if session_name in _sessions or not registry.valid_name(session_name):
+            session_name = _unique_name("gateway")
+        session = Session(
+            name=session_name, kind="gateway", client=client, cluster=gateway_cluster, record=record, owned=False
+        )
+    except BaseException:
+        gateway_cluster.close()
+        raise
     return _add(session)
 
 
@@ -576,13 +715,30 @@ def stop_cluster(name_or_id: str) -> str:
     if session is not None:
         session.stop()
         return f"Stopped {name_or_id!r}."
+    from clusterkit.backends import gateway as gateway_backend
+
     record = registry.find(name_or_id)
+    if name_or_id.startswith(gateway_backend.PREFIX) or (record is None and _on_gateway(name_or_id)):
+        gateway_backend.stop_cluster(name_or_id)
+        return f"Asked the Dask Gateway to stop {name_or_id.removeprefix(gateway_backend.PREFIX)!r}."
     if record is None:
         raise ClusterNotFoundError(
             f"No cluster named {name_or_id!r} here or in the registry. `%cluster list` shows what exists."
         )
     control.send(record, "stop")
     return f"Asked the owner of {record.name!r} ({record.owner}, pid {record.owner_pid}) to stop it."
+
+
+def _on_gateway(cluster_name: str) -> bool:
+    """Is ``cluster_name`` one of this user's clusters on the configured Dask Gateway?"""
+    from clusterkit.backends import gateway as gateway_backend
+
+    if gateway_backend.configured_address() is None:
+        return False
+    try:
+        return any(r.name == cluster_name for r in gateway_backend.list_clusters())
+    except ClusterkitError:  # a gateway that is down: the name is simply not known
+        return False
 
 
 def stop_all() -> None:

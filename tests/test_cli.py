@@ -19,7 +19,7 @@ def clusterkit(*args: str, check: bool = True) -> subprocess.CompletedProcess[st
     )
 
 
-def test_up_ls_connect_down_leaves_nothing_running():
+def test_up_ls_connect_down_leaves_nothing_running(registry_dir):
     result = clusterkit("up", "--name", "demo", "-n", "1", "--memory", "1GiB")
     assert "Started demo (1 workers)" in result.stdout
     assert "%cluster connect demo" in result.stdout
@@ -47,8 +47,21 @@ def test_up_ls_connect_down_leaves_nothing_running():
         assert nb.cells[2].outputs[0]["text"].strip() == "42"
         assert registry.find("demo") is not None  # the notebook's exit did not stop it
 
+        # Authenticated: the record says tls://, its credentials sit beside it, private.
+        assert record.scheduler_address.startswith("tls://")
+        credentials = registry.credentials_directory(record.id)
+        assert oct(credentials.stat().st_mode & 0o777) == "0o700"
+        assert {p.name for p in credentials.iterdir()} == {"ca.pem", "scheduler.pem", "worker.pem", "client.pem"}
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in credentials.iterdir())
+        [log] = registry_dir.glob("daemon-*.log")
+        assert log.stat().st_mode & 0o777 == 0o600
+
         result = clusterkit("down", "demo")
         assert "Stopped demo." in result.stdout
+        # The daemon is gone and so is everything it wrote: no "stopping" record, no
+        # credentials, no log (a clean stop). Nothing is left for a reader to prune.
+        assert not daemon.is_running() or daemon.status() == psutil.STATUS_ZOMBIE
+        assert sorted(p.name for p in registry_dir.iterdir()) == []
     finally:
         clusterkit("down", "--all", check=False)
     assert wait_until(
@@ -63,21 +76,26 @@ def test_down_of_unknown_names_and_bad_usage():
     result = clusterkit("down", check=False)
     assert result.returncode == 2 and "give a NAME or --all" in result.stderr
     result = clusterkit("up", "--name", "<bad>", check=False)
-    assert result.returncode == 2 and "not a valid name" in result.stderr
+    assert result.returncode == 2 and "Cluster name '<bad>' is not allowed" in result.stderr
     assert "No clusters are registered" in clusterkit("ls").stdout
 
 
-def test_a_daemon_that_cannot_start_reports_its_log():
+def test_a_daemon_that_cannot_start_reports_its_log(registry_dir):
     from clusterkit import daemon
     from clusterkit.errors import BackendError
 
+    # A factory-free way to fail after the options passed: a name already taken by a record.
+    taken = registry.ClusterRecord.new(name="broken", kind="local", scheduler_address="tcp://127.0.0.1:9")
+    registry.write(taken)
     try:
-        daemon.spawn(name="broken", memory_limit="not-a-size", timeout=60)
+        daemon.spawn(name="broken", timeout=60)
     except BackendError as exc:
-        assert "exited" in str(exc) and "not a size" in str(exc)
+        assert "exited" in str(exc) and "already running" in str(exc)
     else:  # pragma: no cover - a started daemon would be a bug
         clusterkit("down", "broken", check=False)
-        raise AssertionError("the daemon started with a bad memory limit")
+        raise AssertionError("the daemon started a second cluster named 'broken'")
+    [log] = registry_dir.glob("daemon-*.log")  # kept after a failure, for the message
+    assert log.stat().st_mode & 0o777 == 0o600
 
 
 def test_lab_serves_the_first_notebook_on_loopback(tmp_path):

@@ -36,24 +36,25 @@ BAD_LINES = {
     "": "a verb is missing",
     "bogus": "invalid choice: 'bogus'",
     "start -n": "expected one argument",
-    "start -n two": "'two' is not a whole number",
-    "start -n -3": "-3 is negative",
-    "start -n 100000000000000000000": "more than clusterkit.local.max-workers",
-    "start --threads 0": "0 is not allowed",
-    "start --memory 12 parsecs": "not a sensible worker memory",
+    "start -n two": "Worker count 'two' is not allowed: use a whole number from 0 to 256",
+    "start -n -3": "Worker count -3 is not allowed: use a whole number from 0 to 256",
+    "start -n 100000000000000000000": "to 256 (clusterkit.local.max-workers)",
+    "start --threads 0": "Threads per worker 0 is not allowed",
+    "start --memory 12 parsecs": "Memory per worker '12' is not allowed: use a size from 16MiB to 1PiB",
     "start -n 2 extra": "unrecognized arguments: extra",
-    "start --memory lots": "'lots' is not a size",
-    "start --memory 1B": "not a sensible worker memory",
-    "start --adapt 4:1": "minimum 4 is larger than maximum 1",
-    "start --adapt 3": "'3' is not MIN:MAX",
-    "start --name '<script>'": "is not a valid name",
+    "start --memory lots": "Memory per worker 'lots' is not allowed",
+    "start --memory 1B": "Memory per worker '1B' is not allowed",
+    "start --adapt 4:1": "Adapt range 4:1 is not allowed: the minimum must not be larger",
+    "start --adapt 3": "Adapt range '3' is not allowed: write MIN:MAX",
+    "start --name '<script>'": "Cluster name '<script>' is not allowed",
     "start --frobnicate": "unrecognized arguments: --frobnicate",
     "start --detach --factory x": "--detach works with local clusters only",
+    "ssh h --tls --insecure": "--tls and --insecure contradict each other",
     "start 'unbalanced": "Check the quotes",
     'start "also': "Check the quotes",
     "scale": "give a worker count N or --adapt",
     "scale 2 --adapt 1:3": "give a worker count N or --adapt",
-    "scale -1": "-1 is negative",
+    "scale -1": "Worker count -1 is not allowed",
     "ssh": "give at least one HOST",
     "ssh host --port 70000": "70000 is not a port",
     "ssh 'bad host'": "is not a host name",
@@ -112,7 +113,7 @@ def test_the_whole_lifecycle_in_one_shell(shell):
         assert error is None and "3 workers" in output
         output, error = run(shell, "run", "import os\nprint('hello from', os.getpid())")
         assert error is None
-        blocks = [b for b in output.split("[tcp://") if b]
+        blocks = [b for b in output.split("[tls://") if b]
         assert len(blocks) == 3 and all("hello from" in b for b in blocks)
         output, error = run(shell, "run --workers 0", "print('only one')")
         assert output.count("only one") == 1
@@ -203,6 +204,6 @@ def test_magics_in_a_real_kernel():
     texts = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
     assert "nb" in texts[2] and "running" in texts[2]
     assert "3 workers" in texts[3]
-    assert texts[4].count("worker pid") == 3 and texts[4].count("[tcp://127.0.0.1:") == 3
+    assert texts[4].count("worker pid") == 3 and texts[4].count("[tls://127.0.0.1:") == 3
     assert "Stopped 'nb'" in texts[5]
     assert "No clusters are registered" in texts[6]

@@ -15,7 +15,7 @@ def test_start_registers_scales_and_stops(cluster):
     assert record.kind == "local"
     assert record.workers == 2
     assert record.scheduler_address == cluster.address
-    assert record.scheduler_address.startswith("tcp://127.0.0.1:")
+    assert record.scheduler_address.startswith("tls://127.0.0.1:")
     assert ck.current() is cluster
 
     cluster.scale(3)

@@ -11,6 +11,7 @@ from typing import Any
 
 import dask.utils
 from distributed import LocalCluster
+from distributed.security import Security
 
 from clusterkit import config, machine
 from clusterkit.errors import BackendError, ConfigError
@@ -43,13 +44,17 @@ def start_local(
     n_workers: int | None = None,
     threads_per_worker: int | None = None,
     memory_limit: str | int | None = None,
+    security: Security | None = None,
     **kwargs: Any,
 ) -> LocalCluster:
     """Start a ``LocalCluster`` of processes listening on ``clusterkit.host``.
 
-    Workers declare a ``CPU`` resource equal to their threads, so tasks that ask
-    for ``num_cpus`` are placed as Ray users expect. Extra keyword arguments go to
-    ``LocalCluster`` unchanged.
+    With ``security`` (see :mod:`clusterkit.security`) every connection is mutual
+    TLS (``tls://``); without it, plain TCP that any local user can reach. Worker
+    dashboards are off (only their health endpoint listens, on the same loopback
+    host). Workers declare a ``CPU`` resource equal to their threads, so tasks that
+    ask for ``num_cpus`` are placed as Ray users expect. Extra keyword arguments go
+    to ``LocalCluster`` unchanged.
     """
     n = default_n_workers() if n_workers is None else n_workers
     threads = threads_per_worker or config.get("local.threads-per-worker") or 1
@@ -63,7 +68,11 @@ def start_local(
         "dashboard_address": f"{host}:{config.get('dashboard-port')}",
         "resources": {"CPU": threads},
         "silence_logs": logging.ERROR,
+        "worker_dashboard_address": None,
     }
+    if security is not None:
+        options["security"] = security
+        options["protocol"] = "tls://"
     options.update(kwargs)
     try:
         return LocalCluster(**options)

@@ -20,8 +20,15 @@ What this adds to Dask's own ``SSHCluster``:
 - **Dashboard** stays on the remote host's loopback and is reached through an SSH
   port forward to the same port on 127.0.0.1 here (never opened to the network).
 - **Scaling** across the hosts (least-loaded host first) and :func:`add_host`.
-- **TLS** with Dask's ``Security``: temporary credentials or the user's own; secrets
-  travel over the SSH channel's stdin, never on a command line.
+- **TLS** with Dask's ``Security`` (per-cluster credentials from :mod:`clusterkit.security`
+  when started through :func:`clusterkit.ssh`, the default): the scheduler's host gets
+  only the CA and the scheduler's certificate and key, worker processes only the
+  worker's; the client's key never leaves this machine. Secrets travel over the SSH
+  channel's stdin, never on a command line.
+- **Config**: hosts receive only the Dask sections a scheduler or worker uses
+  (``distributed``, ``array``, ``dataframe``, ...), never ``clusterkit.*`` or other
+  libraries' settings (tokens, factories) and never this kernel's TLS settings.
+- Worker processes bind their HTTP endpoint (health only) to the host's loopback.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from distributed.security import Security
 from distributed.utils import format_dashboard_link
 
 from clusterkit import config
+from clusterkit import security as ck_security
 from clusterkit.backends.ssh_preflight import SSHOptions, check_versions, connect_all, python_failure
 from clusterkit.errors import SSHError
 
@@ -139,6 +147,7 @@ async def run():
     services = {k: getattr(v, "port", None) for k, v in getattr(server, "services", {}).items()}
     say("ready", {"address": server.address, "services": services})
     await server.finished()
+dask.config.update(dask.config.config, spec.get("config", {}), priority="new")
 asyncio.run(run())
 sys.stderr.flush()
 os._exit(0)
@@ -165,30 +174,27 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Top-level Dask config sections a remote scheduler or worker (and the tasks it runs) reads.
+_REMOTE_SECTIONS = ("admin", "array", "dataframe", "distributed", "local_directory", "optimization",
+                    "scheduler", "shuffle", "temporary-directory", "tokenize")
+
+
 def _plain_config() -> dict[str, Any]:
-    """This kernel's Dask config as JSON-safe data (what Dask's SSHCluster also ships)."""
+    """What hosts get of this kernel's Dask config, as JSON-safe data.
+
+    Only the sections Dask itself defines (never ``clusterkit.*``, gateway or other
+    libraries' settings, which may hold tokens) and without any TLS settings: each
+    process gets its own role's credentials in its start line instead.
+    """
+    kept = {k: v for k, v in dask.config.config.items() if k in _REMOTE_SECTIONS}
     try:
-        return json.loads(json.dumps(dask.config.config))
+        plain = json.loads(json.dumps(kept))
     except (TypeError, ValueError):
-        return json.loads(json.dumps(dask.config.config, default=str))
-
-
-def _tls_config(security: Security) -> dict[str, Any]:
-    """Dask config keys that make a remote Scheduler/Worker use ``security``'s credentials."""
-    tls: Any = security  # Security sets its tls_* fields dynamically
-    return {
-        "distributed": {
-            "comm": {
-                "require-encryption": True,
-                "tls": {
-                    "ca-file": tls.tls_ca_file,
-                    "scheduler": {"cert": tls.tls_scheduler_cert, "key": tls.tls_scheduler_key},
-                    "worker": {"cert": tls.tls_worker_cert, "key": tls.tls_worker_key},
-                    "client": {"cert": tls.tls_client_cert, "key": tls.tls_client_key},
-                },
-            }
-        }
-    }
+        plain = json.loads(json.dumps(kept, default=str))
+    comm = plain.get("distributed", {}).get("comm", {})
+    comm.pop("tls", None)
+    comm.pop("require-encryption", None)
+    return plain
 
 
 def make_security(tls: bool, tls_ca_file: str | None = None, tls_cert: str | None = None,
@@ -380,8 +386,11 @@ class _Hosts:
         self.warm: dict[str, list[_RemoteProcess]] = collections.defaultdict(list)
         self.processes: set[_RemoteProcess] = set()  # started and not yet stopped
         self.remote_config = _plain_config()
+        # Per role: the CA and that role's own certificate and key, nothing else.
+        self.role_config: dict[str, dict[str, Any]] = {}
         if security is not None:
-            dask.config.update(self.remote_config, _tls_config(security), priority="new")
+            for role in ("scheduler", "worker"):
+                self.role_config[role] = ck_security.remote_config(ck_security.role_pem(security, role), role)
 
     @property
     def launch_timeout(self) -> float:
@@ -490,7 +499,10 @@ class _RemoteScheduler(ProcessInterface):
         try:
             self.process = await self.hosts.take(self.host)
             info = await self.process.configure(
-                "scheduler", {"cls": "distributed.Scheduler", "opts": self.options}, self.hosts.startup_timeout)
+                "scheduler",
+                {"cls": "distributed.Scheduler", "opts": self.options,
+                 "config": self.hosts.role_config.get("scheduler", {})},
+                self.hosts.startup_timeout)
         except BaseException:
             self.status = Status.failed
             raise
@@ -522,7 +534,9 @@ class _RemoteWorker(ProcessInterface):
         try:
             self.process = await self.hosts.take(self.host)
             info = await self.process.configure(
-                "worker", {"cls": "distributed.Worker", "opts": options}, self.hosts.startup_timeout)
+                "worker",
+                {"cls": "distributed.Worker", "opts": options, "config": self.hosts.role_config.get("worker", {})},
+                self.hosts.startup_timeout)
         except BaseException:
             self.status = Status.failed
             raise
@@ -615,7 +629,7 @@ class SSHCluster(SpecCluster):
             "protocol": "tls" if self.tls else "tcp",
             "death_timeout": self._hosts.death_timeout,
             "memory_limit": self.memory_limit if self.memory_limit is not None else "auto",
-            "dashboard_address": f"{host}:0",
+            "dashboard_address": "127.0.0.1:0",  # health endpoint only; never on the host's network
         }
         options = {"hosts": self._hosts, "host": host, "worker_options": worker_options}
         self._set_threads(options)
@@ -832,6 +846,7 @@ def start_ssh(
     python: str | None = None,
     insecure_accept_new_hosts: bool = False,
     known_hosts: str | None = None,
+    security: Security | None = None,
     tls: bool = False,
     tls_ca_file: str | None = None,
     tls_cert: str | None = None,
@@ -844,6 +859,10 @@ def start_ssh(
     memory_limit: str | int | None = "auto",
 ) -> SSHCluster:
     """Check ``hosts``, then start a scheduler on the first and ``workers_per_host`` workers on each.
+
+    ``security`` (what :func:`clusterkit.ssh` passes: per-cluster credentials) makes
+    every connection mutual TLS; without it, ``tls=True`` or your own ``tls_*`` files
+    do, else the cluster is plain TCP (``clusterkit.ssh(..., insecure=True)``).
 
     Raises :class:`~clusterkit.errors.SSHError` (one sentence naming ``host:port`` and
     the fix) when a check fails or a process does not start in time; nothing is left
@@ -871,7 +890,8 @@ def start_ssh(
         insecure_accept_new_hosts=bool(insecure_accept_new_hosts),
         connect_timeout=float(_option(connect_timeout, "connect-timeout", DEFAULT_CONNECT_TIMEOUT)),
     )
-    security = make_security(tls, tls_ca_file, tls_cert, tls_key)
+    if security is None:
+        security = make_security(tls, tls_ca_file, tls_cert, tls_key)
     try:
         return SSHCluster(
             list(hosts),

@@ -12,13 +12,20 @@ The first primitive used on a client prepares the cluster once:
   flood of tiny tasks it writes more, smaller messages; ``ck.map`` batches items,
   so that flood does not come from us. Set the value to ``"2ms"`` to restore
   Dask's batching everywhere.
+* **A worker thread free means an idle one.** The scheduler's
+  ``worker-saturation`` becomes ``clusterkit.parallel.worker-saturation`` (1.0):
+  Dask's queue then hands a queued task (every ``f.remote()`` call and ``ck.map``
+  batch is one, see :mod:`._common`) to a worker only when one of its threads is
+  free, never a second task to a busy single-thread worker.
 * **A worker plugin** that applies the interval on every worker, including
-  workers that join later (restarts), and installs the actor call handler.
+  workers that join later (restarts), and runs the set-up that modules above this
+  one registered with :func:`on_worker` (the actor call handler).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import threading
 import weakref
@@ -30,7 +37,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
 
 from clusterkit import config, registry
 
-__all__ = ["batched_send_interval", "check_connected", "client", "prepare"]
+__all__ = ["batched_send_interval", "check_connected", "client", "on_worker", "prepare", "worker_saturation"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +52,27 @@ def batched_send_interval() -> float:
     if value is None:
         return -1.0
     return float(dask.utils.parse_timedelta(value, default="ms"))
+
+
+def worker_saturation() -> float | None:
+    """``clusterkit.parallel.worker-saturation`` (``None`` keeps the scheduler's own)."""
+    value = config.get("parallel.worker-saturation", 1.0)
+    return None if value is None else float(value)
+
+
+#: (setup, teardown) pairs run on every worker by the plugin; see :func:`on_worker`.
+_worker_hooks: list[tuple[Any, Any]] = []
+
+
+def on_worker(setup: Any, teardown: Any) -> None:
+    """Run ``setup(worker)`` on every worker (now and when one joins), ``teardown(worker)`` at its end.
+
+    Modules above this one register here at import, so the plugin needs no import
+    of theirs; a worker imports :mod:`clusterkit.parallel` (and so registers them)
+    when it unpickles the plugin.
+    """
+    if (setup, teardown) not in _worker_hooks:
+        _worker_hooks.append((setup, teardown))
 
 
 def client() -> Client:
@@ -94,7 +122,7 @@ def prepare(c: Client) -> None:
         if stream is not None and interval >= 0:
             stream.interval = interval
         try:
-            c.run_on_scheduler(_tune_scheduler, interval, c.id)
+            c.run_on_scheduler(_tune_scheduler, interval, c.id, worker_saturation())
         except Exception as exc:  # a scheduler without clusterkit installed
             logger.info("clusterkit: could not install its scheduler plugin: %s", exc)
         try:
@@ -108,8 +136,11 @@ def prepare(c: Client) -> None:
         _prepared.add(c)
 
 
-def _tune_scheduler(interval: float, client_id: str, dask_scheduler: Any = None) -> None:
+def _tune_scheduler(interval: float, client_id: str, saturation: float | None = None,
+                    dask_scheduler: Any = None) -> None:
     scheduler = dask_scheduler
+    if saturation is not None and hasattr(scheduler, "WORKER_SATURATION"):
+        scheduler.WORKER_SATURATION = saturation
     if interval >= 0:
         for stream in scheduler.stream_comms.values():
             stream.interval = interval
@@ -169,14 +200,14 @@ class ParallelWorkerPlugin(WorkerPlugin):
         if self.interval >= 0:
             with contextlib.suppress(AttributeError):
                 worker.batched_stream.interval = self.interval
-        from clusterkit.parallel import actors
+        importlib.import_module("clusterkit.parallel")  # registers the hooks of the modules above
 
-        actors.install_worker_handlers(worker)
+        for setup, _ in _worker_hooks:
+            setup(worker)
 
     def teardown(self, worker: Any) -> None:
-        from clusterkit.parallel import actors
-
-        actors.shutdown_worker_actors(worker)
+        for _, teardown in _worker_hooks:
+            teardown(worker)
 
 
 # -- errors raised on workers -----------------------------------------------------------------

@@ -58,8 +58,7 @@ import cloudpickle
 from distributed.core import send_recv
 
 from clusterkit.errors import ActorLostError, ActorRestartedError, NoClusterError
-from clusterkit.parallel import _runtime
-from clusterkit.parallel.map import _dumps
+from clusterkit.parallel import _common, _runtime
 
 __all__ = [
     "EVENT_TOPIC",
@@ -140,9 +139,9 @@ class _Hosted:
         if status == "ok":
             self.checkpoint()
         try:
-            return _dumps(report)
+            return _common.dumps(report)
         except Exception as exc:  # a result that does not pickle
-            return _dumps(_error_report(exc))
+            return _common.dumps(_error_report(exc))
 
     def checkpoint(self) -> None:
         save = getattr(self.instance, "__checkpoint__", None)
@@ -236,7 +235,7 @@ def install_worker_handlers(worker: Any) -> None:
             hosted[actor_id] = actor
             return {"status": "ok"}
         actor.executor.shutdown(wait=False)
-        return {"status": "error", "report": _dumps(report)}
+        return {"status": "error", "report": _common.dumps(report)}
 
     async def clusterkit_actor_call(
         actor_id: str, generation: int, caller: str, seq: int, method: str, payload: bytes
@@ -262,6 +261,9 @@ def shutdown_worker_actors(worker: Any) -> None:
     for actor in list(getattr(worker, "_clusterkit_actors", {}).values()):
         actor.executor.shutdown(wait=False)
     getattr(worker, "_clusterkit_actors", {}).clear()
+
+
+_runtime.on_worker(install_worker_handlers, shutdown_worker_actors)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -475,10 +477,8 @@ class ActorClass:
 
     def options(self, **overrides: Any) -> ActorClass:
         """A copy with some options changed: ``Counter.options(max_restarts=2).remote()``."""
-        from clusterkit.parallel.remote import _ACTOR_OPTIONS, _check_options
-
         options = {**self._options, **overrides}
-        _check_options(options, _ACTOR_OPTIONS, "an actor class")
+        _common.check_options(options, _common.ACTOR_OPTIONS, "an actor class")
         return ActorClass(self._cls, options)
 
     def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
@@ -534,7 +534,7 @@ class ActorHandle:
     def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActorCallFuture:
         client = _handle_client()
         future = ActorCallFuture(self._name, method)
-        payload = _dumps((args, kwargs))
+        payload = _common.dumps((args, kwargs))
         client.loop.add_callback(self._send, client, future, method, payload, 0)
         return future
 

@@ -61,7 +61,7 @@ from distributed import Future
 from distributed import as_completed as dask_as_completed
 from distributed.scheduler import KilledWorker
 
-from clusterkit.parallel import _runtime
+from clusterkit.parallel import _common, _runtime
 from clusterkit.parallel.progress import make_progress
 
 __all__ = ["imap", "map", "run_batch"]
@@ -93,26 +93,6 @@ SCATTER_FUNCTION_BYTES = 1 << 20
 # ----------------------------------------------------------------------------------------------
 # Worker side
 # ----------------------------------------------------------------------------------------------
-_function_cache: dict[bytes, Callable[..., Any]] = {}
-
-
-def _load_function(blob: bytes) -> Callable[..., Any]:
-    fn = _function_cache.get(blob)
-    if fn is None:
-        fn = cloudpickle.loads(blob)
-        if len(_function_cache) >= 16:
-            _function_cache.clear()
-        _function_cache[blob] = fn
-    return fn
-
-
-def _dumps(value: Any) -> bytes:
-    try:
-        return pickle.dumps(value, protocol=5)
-    except Exception:  # lambdas, local classes, ...: cloudpickle's output loads with pickle
-        return cloudpickle.dumps(value, protocol=5)
-
-
 def _cancel_check() -> Callable[[], bool]:
     """A cheap test for 'the scheduler cancelled the task running this batch'."""
     try:
@@ -147,7 +127,7 @@ def run_batch(function: bytes, payload: bytes, retries: int, time_limit: float =
     be less than the batch when ``time_limit`` passed: the caller resubmits the rest.
     """
     started = time.perf_counter()
-    fn = _load_function(function)
+    fn = _common.load_function(function)
     columns = pickle.loads(payload)
     n = len(columns[0])
     single = len(columns) == 1
@@ -183,7 +163,7 @@ def run_batch(function: bytes, payload: bytes, retries: int, time_limit: float =
                 try:
                     return pickle.dumps((*report[:4], error, *report[5:]), protocol=5)
                 except Exception:  # an exception that does not pickle: send its text
-                    return _dumps(report)
+                    return _common.dumps(report)
             position = failed + 1
         now = time.perf_counter()
         if cancelled():
@@ -192,7 +172,7 @@ def run_batch(function: bytes, payload: bytes, retries: int, time_limit: float =
             break
         if now - chunk_started < 0.01:
             step *= 2
-    return _dumps(("ok", out, position, time.perf_counter() - started))
+    return _common.dumps(("ok", out, position, time.perf_counter() - started))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -274,11 +254,6 @@ def _worker_threads(client: Any) -> int:
         return 1
 
 
-def _label(fn: Callable[..., Any]) -> str:
-    name = getattr(fn, "__name__", None) or type(fn).__name__
-    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "function"
-
-
 class _MapRun:
     """The state of one ``imap`` call: source, batches in flight, results to hand out."""
 
@@ -304,7 +279,7 @@ class _MapRun:
         if not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a non-negative integer, not {retries!r}.")
         self.client = _runtime.client()
-        self.fn_name = _label(fn)
+        self.fn_name = _common.label(fn)
         self.ordered = ordered
         self.batch_size = batch_size
         self.retries = retries
@@ -354,15 +329,14 @@ class _MapRun:
         return len(self.in_flight) + len(self.done)
 
     def _submit(self, start: int, columns: list[Any], count: int, priority: int = 0) -> None:
-        payload = _dumps(columns)
+        payload = _common.dumps(columns)
         if len(payload) > MAX_BATCH_BYTES and self.batch_size == "auto":
             self.seconds_per_item = max(self.seconds_per_item or 0.0, TARGET_BATCH_SECONDS / max(1, count // 2))
         # Unique per submission: a batch sent again (split, cancelled) must not meet its old key.
         self.submitted += 1
         key = f"map-{self.fn_name}-{self.token}-{start}-{self.submitted}"
-        future = self.client.submit(
-            run_batch, self.function, payload, self.retries, key=key, pure=False, priority=priority
-        )
+        future = _common.submit(self.client, run_batch, self.function, payload, self.retries,
+                                key=key, priority=priority)
         self.in_flight[future.key] = _Batch(start, columns, count, future)
         self.tracker.add(future)
 

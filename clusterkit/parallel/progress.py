@@ -1,49 +1,41 @@
-"""Progress of a parallel call, counted in items: a text bar, or a widget in Jupyter.
+"""Progress of ``ck.map`` / ``ck.imap``: when and where the bar appears.
 
-Nothing is shown for work that ends within :data:`DELAY` seconds. In a Jupyter
-kernel the bar is ``clusterkit.widgets.progress.ProgressWidget`` when that module
-is importable; everywhere else (and as a fallback) a one-line text bar on stderr.
+:func:`make_progress` shows nothing for work that ends within
+:data:`clusterkit.widgets.progress.DELAY` seconds, then a widget in a Jupyter kernel
+(:class:`~clusterkit.widgets.progress.ProgressWidget`) or a text bar on stderr. The
+bars themselves are :mod:`clusterkit.widgets.progress`, the one implementation,
+imported only when a bar is wanted (never at this module's import).
+
+The widget is created and displayed by the thread that counts (the one running
+``ck.map``, i.e. the cell's own thread), never by a timer thread: ipykernel sends a
+display with the parent message of the thread that makes it, and a display without
+a parent is placed in no cell.
 
 >>> from clusterkit.parallel.progress import make_progress
->>> bar = make_progress(1000, "ck.map(square)")
+>>> bar = make_progress(1000, "ck.map(square)", enabled=False)
 >>> bar.update(250)
 >>> bar.close()
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
-from typing import IO, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DELAY", "Progress", "TextProgress", "make_progress", "wants_progress"]
+__all__ = ["in_jupyter_kernel", "make_progress", "wants_progress"]
 
-#: Seconds of work after which progress appears.
-DELAY = 0.75
-
-
-class Progress(Protocol):
-    """What the primitives call; both the text bar and the widget provide it."""
-
-    def update(self, n_items: int) -> None: ...
-
-    def set_total(self, total: int | None) -> None: ...
-
-    def close(self) -> None: ...
+if TYPE_CHECKING:
+    from clusterkit.widgets.progress import Progress
 
 
 def in_jupyter_kernel() -> bool:
-    """True inside a running IPython kernel (Jupyter), False in a terminal or script."""
+    """True inside a Jupyter kernel; cheap outside one (imports no widget code there)."""
     if "ipykernel" not in sys.modules:
         return False
-    try:
-        from IPython import get_ipython
+    from clusterkit.widgets.progress import in_jupyter_kernel as check
 
-        shell = get_ipython()
-    except Exception:
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    return check()
 
 
 def wants_progress(progress: bool | str) -> bool:
@@ -57,7 +49,7 @@ def wants_progress(progress: bool | str) -> bool:
 
 
 class _Nothing:
-    def update(self, n_items: int) -> None:
+    def update(self, n_items: int = 1) -> None:
         pass
 
     def set_total(self, total: int | None) -> None:
@@ -68,7 +60,7 @@ class _Nothing:
 
 
 class _Delayed:
-    """Creates the real display only once the work has lasted :data:`DELAY` seconds."""
+    """Creates the real display, in the counting thread, once the work has lasted ``delay`` s."""
 
     def __init__(self, factory: Any, total: int | None, label: str, delay: float) -> None:
         self._factory = factory
@@ -80,7 +72,7 @@ class _Delayed:
         self._shown: Any = None
         self._closed = False
 
-    def update(self, n_items: int) -> None:
+    def update(self, n_items: int = 1) -> None:
         if self._closed:
             return
         self._done += n_items
@@ -103,80 +95,34 @@ class _Delayed:
             self._shown.close()
 
 
-class TextProgress:
-    """``label [#####.....] 512/1024 items 3.2 s`` redrawn in place on stderr."""
+def _text(total: int | None, label: str) -> Any:
+    from clusterkit.widgets.progress import TextProgress
 
-    width = 30
-    min_redraw = 0.1
-
-    def __init__(self, total: int | None, label: str, stream: IO[str] | None = None) -> None:
-        self.total = total
-        self.label = label
-        self.done = 0
-        self.stream = stream if stream is not None else sys.stderr
-        self.start = time.monotonic()
-        self._last_draw = 0.0
-        self._closed = False
-        self._draw(force=True)
-
-    def update(self, n_items: int) -> None:
-        self.done += n_items
-        self._draw()
-
-    def set_total(self, total: int | None) -> None:
-        self.total = total
-        self._draw(force=True)
-
-    def line(self) -> str:
-        elapsed = time.monotonic() - self.start
-        if self.total:
-            filled = min(self.width, int(self.width * self.done / self.total))
-            bar = "#" * filled + "." * (self.width - filled)
-            return f"{self.label} [{bar}] {self.done}/{self.total} items {elapsed:.1f} s"
-        return f"{self.label} {self.done} items {elapsed:.1f} s"
-
-    def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_draw < self.min_redraw:
-            return
-        self._last_draw = now
-        try:
-            self.stream.write("\r" + self.line())
-            self.stream.flush()
-        except (OSError, ValueError):  # a closed stream
-            pass
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._draw(force=True)
-        try:
-            self.stream.write("\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
+    return TextProgress(total, label, delay=0.0)  # _Delayed already waited
 
 
 def _display_factory() -> Any:
+    """What :func:`make_progress` shows: a widget displayed now in a kernel, else text."""
     if in_jupyter_kernel():
-        try:
-            from clusterkit.widgets.progress import ProgressWidget  # type: ignore[import-not-found,unused-ignore]
+        from clusterkit.widgets.progress import show_progress_widget
 
-            # _Delayed already waited; the widget must not add a delay of its own.
-            return functools.partial(ProgressWidget, delay=0)
-        except Exception:
-            pass
-    return TextProgress
+        return show_progress_widget
+    return _text
 
 
-def make_progress(total: int | None, label: str, *, enabled: bool | str = True, delay: float = DELAY) -> Progress:
+def make_progress(total: int | None, label: str, *, enabled: bool | str = True, delay: float | None = None) -> Progress:
     """A progress display for ``total`` items (``None``: unknown), shown after ``delay`` s.
 
-    ``enabled`` is ``True``, ``False`` or ``"auto"`` (see :func:`wants_progress`).
-    Call ``update(n)`` as items finish (``update(0)`` lets it appear while waiting),
-    ``set_total`` when the count becomes known, ``close()`` at the end.
+    ``enabled`` is ``True``, ``False`` or ``"auto"`` (see :func:`wants_progress`);
+    ``delay`` defaults to :data:`clusterkit.widgets.progress.DELAY`. Call ``update(n)`` as items finish
+    (``update(0)`` while waiting lets it appear on time), ``set_total`` when the count
+    becomes known, ``close()`` at the end, all from the same thread: in Jupyter that
+    thread displays the widget, so it lands in the cell that is running.
     """
     if not wants_progress(enabled):
         return _Nothing()
+    if delay is None:
+        from clusterkit.widgets.progress import DELAY
+
+        delay = DELAY
     return _Delayed(_display_factory(), total, label, delay)

@@ -50,13 +50,10 @@ import cloudpickle
 from distributed import Future
 from distributed import as_completed as dask_as_completed
 
-from clusterkit.parallel import _runtime
-from clusterkit.parallel.map import _label, _load_function
+from clusterkit.parallel import _common, _runtime
 
 __all__ = ["RemoteFunction", "as_completed", "cancel", "get", "remote", "run_task", "wait"]
 
-_TASK_OPTIONS = {"num_cpus", "max_retries", "retry_exceptions", "name", "resources"}
-_ACTOR_OPTIONS = {"num_cpus", "max_restarts", "max_task_retries", "name", "resources"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -75,7 +72,7 @@ def run_task(
     args: tuple[Any, ...], kwargs: dict[str, Any],
 ) -> Any:
     """Call the user's function on a worker with Ray's application-error retries."""
-    fn = _load_function(function)
+    fn = _common.load_function(function)
     attempt = 0
     while True:
         try:
@@ -94,26 +91,6 @@ def run_task(
 # ----------------------------------------------------------------------------------------------
 # Client side
 # ----------------------------------------------------------------------------------------------
-def _check_options(options: dict[str, Any], allowed: set[str], what: str) -> None:
-    unknown = set(options) - allowed
-    if unknown:
-        raise TypeError(
-            f"Unknown option(s) for {what}: {', '.join(sorted(unknown))}. Allowed: {', '.join(sorted(allowed))}."
-        )
-    num_cpus = options.get("num_cpus")
-    if num_cpus is not None and (not isinstance(num_cpus, int | float) or num_cpus < 0):
-        raise ValueError(f"num_cpus must be a non-negative number, not {num_cpus!r}.")
-    for key in ("max_retries", "max_restarts", "max_task_retries"):
-        value = options.get(key)
-        if value is not None and (not isinstance(value, int) or value < -1):
-            raise ValueError(f"{key} must be an integer >= -1 (-1 means unlimited), not {value!r}.")
-    retry = options.get("retry_exceptions")
-    if retry is not None and not isinstance(retry, bool):
-        types = tuple(retry) if isinstance(retry, list | tuple) else None
-        if not types or not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
-            raise ValueError("retry_exceptions must be True, False or a list of exception classes.")
-
-
 def resources_for(client: Any, num_cpus: float | None, resources: dict[str, float] | None) -> dict[str, float] | None:
     """Dask worker resources for Ray-style ``num_cpus`` / ``resources`` (None: no restriction)."""
     wanted = dict(resources or {})
@@ -126,7 +103,7 @@ class RemoteFunction:
     """A function made remote with ``@ck.remote``; call ``.remote(...)`` to run it as a task."""
 
     def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
-        _check_options(options, _TASK_OPTIONS, "a remote function")
+        _common.check_options(options, _common.TASK_OPTIONS, "a remote function")
         self._function = fn
         self._options = options
         self._blob: bytes | None = None
@@ -153,11 +130,10 @@ class RemoteFunction:
         retry = options.get("retry_exceptions", False)
         if isinstance(retry, list):
             retry = tuple(retry)
-        name = options.get("name") or _label(self._function)
-        return client.submit(
-            run_task, self._blob, options.get("max_retries", 3), retry, args, kwargs,
+        name = options.get("name") or _common.label(self._function)
+        return _common.submit(
+            client, run_task, self._blob, options.get("max_retries", 3), retry, args, kwargs,
             key=f"{name}-{uuid.uuid4().hex}",
-            pure=False,
             resources=resources_for(client, options.get("num_cpus"), options.get("resources")),
         )
 
@@ -186,7 +162,7 @@ def _make_remote(obj: Any, options: dict[str, Any]) -> Any:
     if inspect.isclass(obj):
         from clusterkit.parallel.actors import ActorClass
 
-        _check_options(options, _ACTOR_OPTIONS, "an actor class")
+        _common.check_options(options, _common.ACTOR_OPTIONS, "an actor class")
         return ActorClass(obj, options)
     if not callable(obj):
         raise TypeError(f"ck.remote needs a function or a class, not {type(obj).__name__}.")

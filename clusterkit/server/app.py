@@ -33,6 +33,15 @@ class ClusterkitServer(Configurable):
             "daemons it starts use the same folder."
         ),
     )
+    gateway_address = Unicode(
+        "",
+        config=True,
+        help=(
+            "A Dask Gateway (its public URL, e.g. http://127.0.0.1:8000) whose clusters of this user the "
+            "sidebar lists, scales and stops, and where 'New cluster' can start one. Empty (the default) "
+            "means gateway.address from Dask config, or no gateway when that is unset too."
+        ),
+    )
     allow_create = Bool(
         True,
         config=True,
@@ -49,6 +58,17 @@ class ClusterkitServer(Configurable):
             "requests are refused with 400, as a typo rather than a plan."
         ),
     )
+    max_starting_clusters = Int(
+        2,
+        config=True,
+        help=(
+            "Most 'New cluster' requests (POST /clusterkit/api/clusters) this server runs at once. "
+            "Starting a cluster costs a daemon process and seconds of CPU; more concurrent requests "
+            "are refused with 429 until one has finished."
+        ),
+    )
+    #: Clusters this server is starting now (not configuration: counted by the REST handler).
+    starting_now = Int(0)
     create_timeout = Float(
         120.0,
         config=True,
@@ -86,6 +106,15 @@ class ClusterkitServer(Configurable):
         20.0,
         config=True,
         help="Seconds the dashboard proxy waits to connect to a cluster's Dask dashboard.",
+    )
+    dashboard_link_lifetime = Float(
+        12 * 3600.0,
+        config=True,
+        help=(
+            "Seconds a sandboxed dashboard page keeps working. A dashboard opened in a frame or tab "
+            "moves under a random '~<capability>' path that stands for the user (the sandbox sends "
+            "no Jupyter cookie); after this long, or a server restart, reopen the dashboard."
+        ),
     )
     proxy_request_timeout = Float(
         300.0,

@@ -20,8 +20,9 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from clusterkit import control, registry
+from clusterkit import control, hostnames, links, registry
 from clusterkit.errors import ClusterkitError, RegistryError
+from clusterkit.server import gateway
 
 __all__ = ["PUBLIC_FIELDS", "public_record", "routes", "safe_json"]
 
@@ -40,7 +41,7 @@ PUBLIC_FIELDS = (
     "memory_bytes",
     "status",
 )
-_CREATE_KEYS = {"name", "workers", "threads", "memory", "ssh_hosts"}
+_CREATE_KEYS = {"name", "workers", "threads", "memory", "ssh_hosts", "insecure"}
 _MAX_THREADS = 256
 
 
@@ -53,9 +54,9 @@ def public_record(record: registry.ClusterRecord, base_url: str, notebook_path: 
     """The API's view of one record: the listed fields and two derived ones."""
     data = {field: getattr(record, field) for field in PUBLIC_FIELDS}
     data["notebook_path"] = notebook_path
-    data["dashboard_url"] = (
-        url_path_join(base_url, "clusterkit", "dashboard", record.id) + "/" if record.dashboard_port else None
-    )
+    data["dashboard_url"] = links.dashboard_url(base_url, record.id) if record.dashboard_port else None
+    if record.kind == "gateway":  # served by the gateway's own proxy
+        data["dashboard_url"] = record.dashboard_url
     return data
 
 
@@ -129,24 +130,37 @@ class ClustersHandler(ClusterkitAPIHandler):
     @authorized
     async def get(self) -> None:
         paths = await self.notebook_paths()
-        self.finish(safe_json([public_record(r, self.base_url, paths.get(r.owner)) for r in self.records()]))
+        records = await gateway.merged(self.records(), gateway.address(self.clusterkit), self.log)
+        self.finish(safe_json([public_record(r, self.base_url, paths.get(r.owner)) for r in records]))
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         if not self.clusterkit.allow_create:
             raise web.HTTPError(403, "Starting clusters from the server is turned off (ClusterkitServer.allow_create).")
-        options = self.create_options(self.json_body())
+        body = self.json_body()
+        if body.get("gateway") is True:  # {"gateway": true, "workers": N, "gateway_options": {...}}
+            return await self.create_on_gateway(body)
+        options = self.create_options(body)
+        settings = self.clusterkit
+        if settings.starting_now >= settings.max_starting_clusters:
+            raise web.HTTPError(
+                429,
+                f"{settings.starting_now} clusters are already starting on this server (the limit is "
+                f"{settings.max_starting_clusters}, ClusterkitServer.max_starting_clusters); "
+                "wait until one is running and try again.",
+            )
         try:
             from clusterkit import daemon
         except ImportError:
             raise web.HTTPError(501, "This clusterkit has no daemon module, so it cannot start detached clusters.") from None
         loop = asyncio.get_running_loop()
+        settings.starting_now += 1
+        spawning = loop.run_in_executor(None, functools.partial(daemon.spawn, **options))
+        # Counted until the daemon is really done (a timed-out start still runs in its thread).
+        spawning.add_done_callback(lambda _: setattr(settings, "starting_now", settings.starting_now - 1))
         try:
-            record = await asyncio.wait_for(
-                loop.run_in_executor(None, functools.partial(daemon.spawn, **options)),
-                self.clusterkit.create_timeout,
-            )
+            record = await asyncio.wait_for(asyncio.shield(spawning), self.clusterkit.create_timeout)
         except TimeoutError:
             raise web.HTTPError(
                 504, f"The daemon did not register the cluster within {self.clusterkit.create_timeout:.0f} s."
@@ -154,6 +168,14 @@ class ClustersHandler(ClusterkitAPIHandler):
         except ClusterkitError as exc:
             raise web.HTTPError(502, f"Could not start the cluster: {exc}") from None
         self.set_header("Location", url_path_join(self.base_url, "clusterkit", "api", "clusters", record.id))
+        await self.reply(record, status=201)
+
+    async def create_on_gateway(self, body: dict[str, Any]) -> None:
+        unknown = sorted(set(body) - {"gateway", "workers", "gateway_options"})
+        if unknown:
+            raise web.HTTPError(400, f"Unknown option(s) {unknown} for a Dask Gateway cluster; it takes 'workers' and 'gateway_options'.")
+        workers = self.positive_int(body, "workers", 0, self.clusterkit.max_workers) if body.get("workers") is not None else None
+        record = await gateway.create(gateway.address(self.clusterkit), workers, body.get("gateway_options") or {})
         await self.reply(record, status=201)
 
     def create_options(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -171,18 +193,30 @@ class ClustersHandler(ClusterkitAPIHandler):
             if any(r.name == name for r in self.records()):
                 raise web.HTTPError(409, f"A cluster named {name!r} is already running; pick another name.")
             options["name"] = name
-        if body.get("workers") is not None:
+        # seccore (issue 11): worker options are checked by clusterkit.options, with the same
+        # bounds (clusterkit.local.max-workers) and sentence as ck.start, magics, CLI and daemon.
+        from clusterkit.errors import OptionError
+        from clusterkit.options import WorkerOptions
+
+        try:
+            parsed = WorkerOptions.parse(
+                body.get("workers"), body.get("threads"), body.get("memory"), insecure=body.get("insecure", False)
+            )
+        except OptionError as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        if parsed.n_workers is not None:
             options["n_workers"] = self.positive_int(body, "workers", 0, self.clusterkit.max_workers)
-        if body.get("threads") is not None:
-            options["threads_per_worker"] = self.positive_int(body, "threads", 1, _MAX_THREADS)
-        memory = body.get("memory")
-        if memory not in (None, "", "auto"):
-            options["memory_limit"] = self.memory(memory)
+        if parsed.threads_per_worker is not None:
+            options["threads_per_worker"] = parsed.threads_per_worker
+        if parsed.memory_limit is not None:
+            options["memory_limit"] = parsed.memory_limit
+        options["insecure"] = parsed.insecure
         hosts = body.get("ssh_hosts")
         if hosts not in (None, []):
-            if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
-                raise web.HTTPError(400, "'ssh_hosts' must be a list of host names.")
-            options["ssh_hosts"] = [h.strip() for h in hosts]
+            try:  # the same rule and sentence as %cluster ssh and clusterkit up --ssh
+                options["ssh_hosts"] = hostnames.check_hosts(hosts)
+            except OptionError as exc:
+                raise web.HTTPError(400, f"'ssh_hosts': {exc}") from None
         return options
 
     @staticmethod
@@ -206,12 +240,12 @@ class ClusterHandler(ClusterkitAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, cluster_id: str) -> None:
-        await self.reply(self.record_or_404(cluster_id))
+        await self.reply(await self.any_record(cluster_id))
 
     @web.authenticated
     @authorized
     async def patch(self, cluster_id: str) -> None:
-        record = self.record_or_404(cluster_id)
+        record = await self.any_record(cluster_id)
         body = self.json_body()
         if set(body) == {"workers"}:
             n = self.positive_int(body, "workers", 0, self.clusterkit.max_workers)
@@ -231,12 +265,23 @@ class ClusterHandler(ClusterkitAPIHandler):
     @web.authenticated
     @authorized
     async def delete(self, cluster_id: str) -> None:
-        record = self.record_or_404(cluster_id)
+        record = await self.any_record(cluster_id)
         await self.send(record, "stop")
         record.status = "stopping"
         await self.reply(record, status=202)
 
+    async def any_record(self, cluster_id: str) -> registry.ClusterRecord:
+        """A registered cluster, else one of this user's clusters on the Dask Gateway."""
+        url = gateway.address(self.clusterkit)
+        if url and not any(r.id == cluster_id for r in self.records()):
+            found = await gateway.find(cluster_id, url, self.log)
+            if found is not None:
+                return found
+        return self.record_or_404(cluster_id)
+
     async def send(self, record: registry.ClusterRecord, op: str, **arguments: Any) -> None:
+        if record.kind == "gateway":  # the gateway owns it, whoever started it
+            return await gateway.send(record, op, gateway.address(self.clusterkit), **arguments)
         try:
             await control.send_async(record, op, **arguments)
         except ClusterkitError as exc:
@@ -248,4 +293,5 @@ def routes() -> list[tuple[str, type, dict[str, Any]]]:
     return [
         (r"clusterkit/api/clusters/?", ClustersHandler, {}),
         (r"clusterkit/api/clusters/(?P<cluster_id>[^/]+)/?", ClusterHandler, {}),
+        (r"clusterkit/api/gateway/?", gateway.GatewayInfoHandler, {}),
     ]

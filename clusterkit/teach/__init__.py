@@ -11,19 +11,23 @@ Learners use it as::
 
 from __future__ import annotations
 
+from clusterkit.teach.capture import Capture, max_overlap
 from clusterkit.teach.environment import cpus, curriculum_workers, describe, facts, memory_bytes, time_window
-from clusterkit.teach.grading import check
+from clusterkit.teach.grading import check, passed
 from clusterkit.teach.shared import CLUSTER_NAME, cluster, show, worker_addresses
 
 __all__ = [
     "CLUSTER_NAME",
+    "Capture",
     "check",
     "cluster",
     "cpus",
     "curriculum_workers",
     "describe",
     "facts",
+    "max_overlap",
     "memory_bytes",
+    "passed",
     "show",
     "time_window",
     "worker_addresses",

@@ -1,10 +1,11 @@
 """How exercises are graded: one line of result, or a hint, never a traceback.
 
 Each exercise in the curriculum ends with ``teach.check("<id>", answer...)``.
-The grader registered under that id runs the learner's answer, usually on the
-cluster, and looks at what *happened* as well as what came back: which tasks
-ran and whether they overlapped (from the scheduler's task stream), how many
-tasks were submitted, which actor calls were logged. It prints one line::
+The grader registered under that id runs the learner's answer on fresh random
+inputs and judges the work that produced it: the tasks the call submitted
+(:class:`~clusterkit.teach.capture.Capture`, read from the scheduler), the actor
+calls on the actors the grader made, and :class:`Probe` functions that notice
+being run here in the kernel. It prints one line::
 
     PASSED 01.distinct-rolls: five tasks, five different values.
     NOT YET 01.distinct-rolls: Hint: all five futures share one key ...
@@ -29,19 +30,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from clusterkit.teach.capture import max_overlap
+
 __all__ = [
     "GRADERS",
     "NotYet",
+    "Probe",
     "Result",
-    "TaskRecord",
-    "TaskStream",
     "actor_calls",
     "call_with_timeout",
     "check",
     "elapsed",
     "expect",
     "grader",
+    "known_actor_ids",
     "max_overlap",
+    "passed",
 ]
 
 PASSED = "PASSED"
@@ -123,6 +127,14 @@ def run(exercise: str, *args: Any, **kwargs: Any) -> Result:
     return result
 
 
+def passed(exercise: str) -> bool:
+    """Whether the latest check of ``exercise`` in this kernel passed (demos that need it ask)."""
+    for result in reversed(RESULTS):
+        if result.exercise == exercise:
+            return result.passed
+    return False
+
+
 def check(exercise: str, *args: Any, **kwargs: Any) -> None:
     """Grade an exercise and print one line: ``PASSED ...`` or ``NOT YET ...: Hint: ...``."""
     print(run(exercise, *args, **kwargs).line())
@@ -153,89 +165,58 @@ def call_with_timeout(function: Callable[..., Any], *args: Any, timeout: float) 
     return outcome.get("value")
 
 
-@dataclasses.dataclass(frozen=True)
-class TaskRecord:
-    """One task the cluster computed: its key, worker and compute interval."""
+#: Calls of :class:`Probe` functions made in this (the grading kernel's) process, by token.
+LOCAL_CALLS: dict[str, int] = {}
 
-    key: str
-    worker: str
-    start: float
-    stop: float
+
+class Probe:
+    """A function that counts the calls made in the process that created it.
+
+    Graders hand learners probed functions and objects: a call that runs on a
+    worker is not counted (it is another process), a call made here, in the
+    kernel, is. So "the right value computed serially in the kernel" shows.
+    """
+
+    def __init__(self, function: Callable[..., Any], token: str | None = None) -> None:
+        import os
+        import uuid
+
+        self.function = function
+        self.token = token or uuid.uuid4().hex
+        self.home = os.getpid()
+        self.__name__ = getattr(function, "__name__", "probe")
+        self.__qualname__ = self.__name__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        import os
+
+        if os.getpid() == self.home:
+            LOCAL_CALLS[self.token] = LOCAL_CALLS.get(self.token, 0) + 1
+        return self.function(*args, **kwargs)
 
     @property
-    def prefix(self) -> str:
-        from dask.utils import key_split
-
-        return str(key_split(self.key))
+    def local_calls(self) -> int:
+        return LOCAL_CALLS.get(self.token, 0)
 
 
-class TaskStream:
-    """The tasks the cluster computed while the ``with`` block ran.
-
-    >>> with TaskStream(client) as stream:      # doctest: +SKIP
-    ...     client.gather(client.map(slow, range(4)))
-    >>> len(stream.tasks(prefix="slow"))        # doctest: +SKIP
-    4
-    """
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.records: list[TaskRecord] = []
-        self._context: Any = None
-
-    def __enter__(self) -> TaskStream:
-        from distributed import get_task_stream
-
-        self._context = get_task_stream(client=self.client)
-        self._context.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._context.__exit__(*exc)
-        records = []
-        for item in self._context.data:
-            for span in item.get("startstops", ()):
-                if span.get("action") == "compute":
-                    records.append(TaskRecord(str(item["key"]), item.get("worker", ""), span["start"], span["stop"]))
-        self.records = sorted(records, key=lambda r: r.start)
-
-    def tasks(self, prefix: str | Sequence[str] | None = None) -> list[TaskRecord]:
-        """Tasks whose key starts with ``prefix`` (a function name), or all."""
-        if prefix is None:
-            return list(self.records)
-        prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
-        return [r for r in self.records if r.prefix in prefixes or r.key.startswith(prefixes)]
-
-    def workers(self, prefix: str | Sequence[str] | None = None) -> set[str]:
-        return {r.worker for r in self.tasks(prefix)}
-
-    def overlap(self, prefix: str | Sequence[str] | None = None) -> int:
-        """The largest number of these tasks that were computing at the same moment."""
-        return max_overlap([(r.start, r.stop) for r in self.tasks(prefix)])
-
-
-def max_overlap(intervals: Sequence[tuple[float, float]]) -> int:
-    """The largest number of intervals that contain one common moment.
-
-    >>> max_overlap([(0, 2), (1, 3), (2.5, 4)])
-    2
-    """
-    events = sorted([(start, 1) for start, _ in intervals] + [(stop, -1) for _, stop in intervals])
-    best = current = 0
-    for _, change in events:  # at equal times a stop (-1) sorts before a start
-        current += change
-        best = max(best, current)
-    return best
-
-
-def actor_calls(client: Any, since: float = 0.0) -> list[dict[str, Any]]:
-    """Actor calls logged on the ``clusterkit-actors`` topic after ``since`` (a time.time())."""
-    events = client.get_events("clusterkit-actors")
+def actor_calls(client: Any, since: float = 0.0, actor_ids: Sequence[str] | None = None,
+                method: str | None = None) -> list[dict[str, Any]]:
+    """Actor calls logged on ``clusterkit-actors`` after ``since``, only of ``actor_ids`` if given."""
     calls = []
-    for stamp, message in events:
-        if isinstance(message, dict) and stamp >= since:
-            calls.append(message)
+    for stamp, message in client.get_events("clusterkit-actors"):
+        if not isinstance(message, dict) or stamp < since:
+            continue
+        if actor_ids is not None and message.get("actor_id") not in actor_ids:
+            continue
+        if method is not None and message.get("method") != method:
+            continue
+        calls.append(message)
     return calls
+
+
+def known_actor_ids(client: Any) -> set[str]:
+    """Every actor id the call log has seen so far (to tell actors made later from earlier ones)."""
+    return {str(m.get("actor_id")) for _, m in client.get_events("clusterkit-actors") if isinstance(m, dict)}
 
 
 @contextlib.contextmanager

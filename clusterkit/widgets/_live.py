@@ -21,30 +21,17 @@ import contextlib
 import contextvars
 import logging
 import pathlib
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anywidget
 import traitlets
 
-__all__ = ["STATIC", "LiveWidget", "LoopPoller", "in_jupyter_kernel"]
+__all__ = ["STATIC", "LiveWidget", "LoopPoller"]
 
 logger = logging.getLogger(__name__)
 
 STATIC = pathlib.Path(__file__).with_name("static")
-
-
-def in_jupyter_kernel() -> bool:
-    """True inside a Jupyter kernel (a notebook, JupyterLab, VS Code), not in a terminal IPython."""
-    if "ipykernel" not in sys.modules:
-        return False
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 class LoopPoller:

@@ -5,13 +5,13 @@ URL scheme (path-absolute, so it works behind JupyterHub and Binder):
 * a cluster with a registry record: ``<base_url>clusterkit/dashboard/<record id>/<path>``,
   the route of clusterkit's server extension (it proxies HTTP and WebSocket to
   registered clusters only);
-* a bare scheduler address on this machine, or a server without clusterkit's
-  extension: ``<base_url>proxy/<port>/<path>`` through jupyter-server-proxy;
-* no Jupyter server known (a script, VS Code): Dask's direct link.
+* a bare scheduler address (no record), a server without clusterkit's
+  extension, or no Jupyter server known (a script, VS Code): Dask's direct link.
+  jupyter-server-proxy's generic ``<base_url>proxy/<port>/`` route is never used.
 
-``<base_url>`` is ``$JUPYTERHUB_SERVICE_PREFIX`` on JupyterHub and Binder, else the
-``base_url`` of the Jupyter server that started this kernel (found among
-the runtime folder's ``jpserver-<pid>.json`` by our parent's process id).
+:mod:`clusterkit.links` builds the URLs (base URL, hub prefix, route) and
+checks every path: only Dask's own dashboard pages, nothing that leaves the
+cluster's prefix.
 
 Plot names are discovered from the scheduler's ``individual-plots.json``, never
 hard-coded: ``/individual-task-stream`` is offered as ``task-stream``.
@@ -20,11 +20,8 @@ hard-coded: ``/individual-task-stream`` is offered as ``task-stream``.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import logging
-import os
-import pathlib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from clusterkit import links
 from clusterkit.errors import ClusterkitError
 from clusterkit.widgets._live import STATIC
 
@@ -44,48 +42,11 @@ __all__ = [
     "available_plots",
     "dashboard",
     "dashboard_url",
-    "jupyter_base_url",
     "plot_paths",
     "proxied_url",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-# -- which Jupyter server are we behind? ------------------------------------------------------
-def _parent_server() -> dict[str, Any] | None:
-    """The running Jupyter server that started this process (a kernel), if any.
-
-    Reads the ``jpserver-<pid>.json`` files in Jupyter's runtime folder, as
-    ``jupyter_server.serverapp.list_running_servers`` does, without importing the
-    server (seconds on a busy machine).
-    """
-    try:
-        from jupyter_core.paths import jupyter_runtime_dir
-    except ImportError:
-        return None
-    path = pathlib.Path(jupyter_runtime_dir()) / f"jpserver-{os.getppid()}.json"
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) and info.get("pid") == os.getppid() else None
-
-
-def jupyter_base_url() -> str | None:
-    """The base URL browsers use to reach our Jupyter server, or ``None`` if there is none.
-
-    ``CLUSTERKIT_JUPYTER_BASE_URL`` overrides it (for setups this cannot detect).
-    """
-    for variable in ("CLUSTERKIT_JUPYTER_BASE_URL", "JUPYTERHUB_SERVICE_PREFIX"):
-        value = os.environ.get(variable)
-        if value:
-            return value if value.endswith("/") else value + "/"
-    server = _parent_server()
-    if server is None:
-        return None
-    base = str(server.get("base_url") or "/")
-    return base if base.endswith("/") else base + "/"
 
 
 @functools.lru_cache(maxsize=8)
@@ -101,17 +62,6 @@ def _server_has_clusterkit_route(server_url: str) -> bool:
         return True  # cannot tell: trust the design, the extension ships with clusterkit
 
 
-def _loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _scheduler_host(session: Session) -> str | None:
     return urllib.parse.urlparse(session.address).hostname
 
@@ -123,8 +73,16 @@ def _dashboard_port(session: Session) -> int | None:
     return port
 
 
+def _gateway_root(session: Session) -> str | None:
+    """``http://gateway/clusters/<name>/``: a Dask Gateway serves its clusters' dashboards itself."""
+    link = str(session.client.dashboard_link or "") if session.kind == "gateway" else ""
+    return link.rsplit("/", 1)[0] + "/" if link.startswith(("http://", "https://")) else None
+
+
 def direct_root(session: Session) -> str | None:
     """``http://host:port/`` of the scheduler's dashboard as this kernel reaches it."""
+    if session.kind == "gateway":
+        return _gateway_root(session)
     port = _dashboard_port(session)
     if port is None:
         return None
@@ -137,30 +95,33 @@ def direct_root(session: Session) -> str | None:
 
 
 def proxied_url(session: Session, path: str) -> str | None:
-    """The dashboard ``path`` through the Jupyter server, or ``None`` if no server is known."""
-    base = jupyter_base_url()
-    if base is None:
+    """The dashboard ``path`` through clusterkit's route of the Jupyter server.
+
+    ``None`` when there is no Jupyter server, no record (a bare address), or the
+    server does not run clusterkit's extension. Raises :class:`ClusterkitError`
+    for a path that is not one of Dask's dashboard pages.
+    """
+    base = links.jupyter_base_url()
+    if base is None or session.record is None or session.kind == "gateway":  # the gateway's own proxy serves browsers
         return None
-    path = path.lstrip("/")
-    server = _parent_server()
-    clusterkit_route = server is None or _server_has_clusterkit_route(str(server.get("url")))
-    if session.record is not None and clusterkit_route:
-        return f"{base}clusterkit/dashboard/{session.record.id}/{path}"
-    port = _dashboard_port(session)
-    if port is not None and _loopback(_scheduler_host(session)):
-        return f"{base}proxy/{port}/{path}"
-    return None
+    server = links.parent_server()
+    if server is not None and not _server_has_clusterkit_route(str(server.get("url"))):
+        return None
+    return links.dashboard_url(base, session.record.id, path)
 
 
 def dashboard_url(session: Session, path: str = "status") -> str | None:
     """What :attr:`Session.dashboard_url` returns: proxied when a Jupyter server is known."""
+    if session.kind == "gateway":
+        root = _gateway_root(session)
+        return None if root is None else root + path.lstrip("/")
     if _dashboard_port(session) is None:
         return None
     proxied = proxied_url(session, path)
     if proxied is not None:
         return proxied
     root = direct_root(session)
-    return None if root is None else root + path.lstrip("/")
+    return None if root is None else root + links.check_dashboard_path(path)
 
 
 # -- plots ------------------------------------------------------------------------------------
@@ -186,7 +147,15 @@ def plot_paths(session: Session) -> dict[str, str]:
             f"Could not read the list of dashboard plots from {root}individual-plots.json: {exc}. "
             "Check that the cluster is running (`%cluster status`)."
         ) from exc
-    return {_plot_name(path): str(path) for path in listing.values()}
+    if not isinstance(listing, dict):
+        raise ClusterkitError(f"{root}individual-plots.json is not a JSON object; is this a Dask dashboard?")
+    plots = {}
+    for path in listing.values():
+        try:
+            plots[_plot_name(str(path))] = "/" + links.check_dashboard_path(str(path))
+        except ClusterkitError as exc:  # a listing must not send the iframe elsewhere
+            logger.warning("clusterkit: skipping a plot of %s: %s", root, exc)
+    return plots
 
 
 def available_plots(session: Session) -> list[str]:
@@ -220,5 +189,5 @@ def dashboard(session: Session, plot: str | None = None) -> Any:
         )
     path = paths[wanted]
     proxied = proxied_url(session, path)
-    url = proxied if proxied is not None else (direct_root(session) or "") + path.lstrip("/")
+    url = proxied if proxied is not None else (direct_root(session) or "") + links.check_dashboard_path(path)
     return DashboardFrame(url=url, title=f"{session.name} · {wanted}", proxied=proxied is not None)

@@ -1,18 +1,15 @@
-"""Progress bars for work on the cluster: a widget in Jupyter, a text bar elsewhere.
+"""Progress bars, the one implementation: counting, a text bar, a widget, ``ck.progress``.
 
-:class:`ProgressWidget` is what ``ck.map`` / ``ck.imap`` show inside Jupyter;
-:class:`TextProgress` has the same methods and draws on a terminal; :func:`progress_bar`
-picks one. :func:`progress` (``ck.progress``) follows futures, grouped by the
-function that made them.
+:class:`Tally` counts items per group (the function that made them) with rate and
+time left; :class:`TextProgress` draws it as one line on a terminal;
+:class:`ProgressWidget` draws it in Jupyter. ``ck.map`` / ``ck.imap`` get theirs
+through :mod:`clusterkit.parallel.progress` (which adds the delay and imports this
+module only when a bar is wanted); :func:`progress` (``ck.progress``) follows
+futures, grouped by the function that made them.
 
-Both bars stay invisible for the first ``delay`` seconds (half a second): quick work
-shows nothing. Counting is cheap and thread-safe; what is shown refreshes at most
-ten times a second (the text bar five).
-
->>> bar = progress_bar(total=100, label="square")      # doctest: +SKIP
->>> for _ in range(100):
-...     bar.update(1)                                    # doctest: +SKIP
->>> bar.close()                                          # doctest: +SKIP
+A widget is displayed by the thread that calls :meth:`ProgressWidget.show` (or
+:func:`show_progress_widget`), so it lands in the cell that thread runs for. What is
+shown refreshes at most ten times a second; counting is cheap and thread-safe.
 """
 
 from __future__ import annotations
@@ -27,23 +24,41 @@ import anywidget
 import traitlets
 from dask.utils import key_split
 
-from clusterkit.widgets._live import STATIC, LoopPoller, in_jupyter_kernel
+from clusterkit.widgets._live import STATIC, LoopPoller
 
-__all__ = ["ProgressBar", "ProgressWidget", "TextProgress", "progress", "progress_bar"]
+__all__ = ["DELAY", "Progress", "ProgressWidget", "Tally", "TextProgress", "format_seconds", "in_jupyter_kernel",
+           "progress", "show_progress_widget"]
 
-DELAY = 0.5  # seconds of work before a bar appears
 _SYNC_INTERVAL = 0.1
 
 
-class ProgressBar(Protocol):
-    """What ``ck.map`` needs from a progress bar."""
+#: Seconds of work after which progress appears.
+DELAY = 0.5
+
+
+class Progress(Protocol):
+    """What the primitives call; the text bar and the widget both provide it."""
 
     def update(self, n_items: int = 1) -> None: ...
+
     def set_total(self, total: int | None) -> None: ...
+
     def close(self) -> None: ...
 
 
-class _Tally:
+def in_jupyter_kernel() -> bool:
+    """True inside a Jupyter kernel (a notebook, JupyterLab, VS Code), not in a terminal IPython."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class Tally:
     """Counts per group (function name), with rate and ETA. Thread-safe."""
 
     def __init__(self, label: str, total: int | None) -> None:
@@ -87,7 +102,8 @@ class _Tally:
         return {"groups": groups, "done": done, "total": total, "rate": rate, "eta": eta, "elapsed": elapsed}
 
 
-def _format_seconds(seconds: float | None) -> str:
+def format_seconds(seconds: float | None) -> str:
+    """``4s``, ``2m05s``, ``1h02m``; ``?`` for unknown."""
     if seconds is None:
         return "?"
     whole = round(seconds)
@@ -100,128 +116,17 @@ def _format_seconds(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-class ProgressWidget(anywidget.AnyWidget):
-    """A progress bar widget: items done per function, rate and time left.
-
-    ``update(n)`` adds ``n`` finished items (like tqdm); ``set_total`` changes the
-    expected count (``None``: unknown, for lazy input); ``close()`` marks the work as
-    finished and keeps the final state on screen if the bar was shown.
-    """
-
-    _esm = STATIC / "progress.js"
-    _css = STATIC / "progress.css"
-
-    label = traitlets.Unicode("").tag(sync=True)
-    groups = traitlets.List(traitlets.Dict()).tag(sync=True)
-    done = traitlets.Int(0).tag(sync=True)
-    total = traitlets.Int(None, allow_none=True).tag(sync=True)
-    rate = traitlets.Float(0.0).tag(sync=True)
-    eta = traitlets.Float(None, allow_none=True).tag(sync=True)
-    elapsed = traitlets.Float(0.0).tag(sync=True)
-    finished = traitlets.Bool(False).tag(sync=True)
-    erred = traitlets.Int(0).tag(sync=True)
-
-    def __init__(self, total: int | None = None, label: str = "", *, delay: float = DELAY,
-                 auto_display: bool = True) -> None:
-        super().__init__(label=label, total=total)
-        self._tally = _Tally(label, total)
-        self._last_sync = 0.0
-        self._shown = False
-        self._finished = False
-        self._sync_lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        if auto_display and delay >= 0:
-            self._timer = threading.Timer(delay, self._show_if_running)
-            self._timer.daemon = True
-            self._timer.name = "clusterkit-progress"
-            self._timer.start()
-
-    # -- the interface ck.map uses -------------------------------------------------------------
-    def update(self, n_items: int = 1) -> None:
-        """Add ``n_items`` finished items to the count."""
-        self._tally.advance(None, n_items)
-        self._sync()
-
-    def set_total(self, total: int | None) -> None:
-        """Change how many items are expected (``None``: not known yet)."""
-        self._tally.set_total(None, total)
-        self._sync(force=True)
-
-    def close(self) -> None:
-        """The work is over: stop the timer, show the final counts (if the bar is on screen).
-
-        A bar that never appeared releases its comm at once.
-        """
-        if self._finished:
-            return
-        self._finished = True
-        self._tally.finished_at = time.monotonic()
-        if self._timer is not None:
-            self._timer.cancel()
-        self._sync(force=True)
-        if not self._shown:
-            super().close()
-
-    # -- grouped counting (ck.progress) ----------------------------------------------------------
-    def add_group(self, name: str, total: int | None) -> None:
-        self._tally.add_group(name, total)
-        self._sync(force=True)
-
-    def advance(self, name: str, n_items: int = 1, erred: int = 0) -> None:
-        self._tally.advance(name, n_items, erred)
-        self._sync()
-
-    # -- display ---------------------------------------------------------------------------
-    @property
-    def shown(self) -> bool:
-        return self._shown
-
-    def _show_if_running(self) -> None:
-        if self._finished or self._shown:
-            return
-        self._shown = True
-        self._sync(force=True)
-        from IPython.display import display
-
-        display(self)
-
-    def _ipython_display_(self) -> None:
-        # Returned as a cell's value: appear now unless the timer will show us (or has).
-        if self._shown:
-            return
-        if self._finished and self._tally.elapsed < DELAY:
-            return  # quick work shows nothing
-        if self._timer is not None and self._timer.is_alive():
-            return
-        self._shown = True
-        from IPython.display import display
-
-        display(self._repr_mimebundle_(), raw=True)
-
-    def _sync(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_sync < _SYNC_INTERVAL:
-            return
-        with self._sync_lock:
-            self._last_sync = now
-            summary = self._tally.summary()
-            with self.hold_sync():
-                self.groups = summary["groups"]
-                self.done = summary["done"]
-                self.total = summary["total"]
-                self.rate = round(summary["rate"], 3)
-                self.eta = None if summary["eta"] is None else round(summary["eta"], 1)
-                self.elapsed = round(summary["elapsed"], 2)
-                self.erred = sum(g["erred"] for g in summary["groups"])
-                self.finished = self._finished
-
-
 class TextProgress:
-    """The same bar as text, for terminals and scripts (drawn on stderr)."""
+    """The bar as one line of text on ``file`` (stderr), for terminals and scripts.
+
+    On a terminal it is redrawn in place (at most five times a second) once ``delay``
+    seconds have passed; elsewhere only the final line is written, at :meth:`close`,
+    and only for work that lasted ``delay`` seconds.
+    """
 
     def __init__(self, total: int | None = None, label: str = "", *, file: IO[str] | None = None,
                  delay: float = DELAY, width: int = 30) -> None:
-        self._tally = _Tally(label, total)
+        self._tally = Tally(label, total)
         self.file = file if file is not None else sys.stderr
         self.delay = delay
         self.width = width
@@ -251,8 +156,11 @@ class TextProgress:
         self._finished = True
         self._tally.finished_at = time.monotonic()
         if self._drawn or self._tally.elapsed >= self.delay:
-            self.file.write(("\r" if self._interactive else "") + self.line() + "\n")
-            self.file.flush()
+            try:
+                self.file.write(("\r" if self._interactive else "") + self.line() + "\n")
+                self.file.flush()
+            except (OSError, ValueError):  # a closed stream
+                pass
 
     def line(self) -> str:
         """The bar as one line, e.g. ``square [#######.......] 45/100 12.3/s ETA 4s``."""
@@ -265,8 +173,8 @@ class TextProgress:
             count = f"{done}/{total}"
         else:
             bar, count = "", f"{done}"
-        tail = f"ETA {_format_seconds(summary['eta'])}" if not self._finished else \
-            f"in {_format_seconds(summary['elapsed'])}"
+        tail = f"ETA {format_seconds(summary['eta'])}" if not self._finished else \
+            f"in {format_seconds(summary['elapsed'])}"
         return f"{label} {bar} {count} {summary['rate']:.1f}/s {tail}".replace("  ", " ")
 
     def _maybe_draw(self) -> None:
@@ -277,18 +185,122 @@ class TextProgress:
             return
         self._last_draw = now
         self._drawn = True
-        self.file.write("\r" + self.line())
-        self.file.flush()
+        try:
+            self.file.write("\r" + self.line())
+            self.file.flush()
+        except (OSError, ValueError):
+            pass
 
     def __repr__(self) -> str:
         return f"<clusterkit progress: {self.line()}>"
 
 
-def progress_bar(total: int | None = None, label: str = "") -> ProgressWidget | TextProgress:
-    """A :class:`ProgressWidget` inside a Jupyter kernel, else a :class:`TextProgress`."""
-    if in_jupyter_kernel():
-        return ProgressWidget(total, label)
-    return TextProgress(total, label)
+class ProgressWidget(anywidget.AnyWidget):
+    """A progress bar widget: items done per function, rate and time left.
+
+    ``update(n)`` adds ``n`` finished items (like tqdm); ``set_total`` changes the
+    expected count (``None``: unknown, for lazy input); ``close()`` marks the work as
+    finished and keeps the final state on screen if the bar was shown.
+    """
+
+    _esm = STATIC / "progress.js"
+    _css = STATIC / "progress.css"
+
+    label = traitlets.Unicode("").tag(sync=True)
+    groups = traitlets.List(traitlets.Dict()).tag(sync=True)
+    done = traitlets.Int(0).tag(sync=True)
+    total = traitlets.Int(None, allow_none=True).tag(sync=True)
+    rate = traitlets.Float(0.0).tag(sync=True)
+    eta = traitlets.Float(None, allow_none=True).tag(sync=True)
+    elapsed = traitlets.Float(0.0).tag(sync=True)
+    finished = traitlets.Bool(False).tag(sync=True)
+    erred = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, total: int | None = None, label: str = "") -> None:
+        super().__init__(label=label, total=total)
+        self._tally = Tally(label, total)
+        self._last_sync = 0.0
+        self._shown = False
+        self._finished = False
+        self._sync_lock = threading.Lock()
+
+    # -- the interface ck.map uses -------------------------------------------------------------
+    def update(self, n_items: int = 1) -> None:
+        """Add ``n_items`` finished items to the count."""
+        self._tally.advance(None, n_items)
+        self._sync()
+
+    def set_total(self, total: int | None) -> None:
+        """Change how many items are expected (``None``: not known yet)."""
+        self._tally.set_total(None, total)
+        self._sync(force=True)
+
+    def close(self) -> None:
+        """The work is over: show the final counts (if the bar is on screen; it stays there).
+
+        A bar that never appeared releases its comm at once.
+        """
+        if self._finished:
+            return
+        self._finished = True
+        self._tally.finished_at = time.monotonic()
+        self._sync(force=True)
+        if not self._shown:
+            super().close()
+
+    # -- grouped counting (ck.progress) ----------------------------------------------------------
+    def add_group(self, name: str, total: int | None) -> None:
+        self._tally.add_group(name, total)
+        self._sync(force=True)
+
+    def advance(self, name: str, n_items: int = 1, erred: int = 0) -> None:
+        self._tally.advance(name, n_items, erred)
+        self._sync()
+
+    # -- display ---------------------------------------------------------------------------
+    @property
+    def shown(self) -> bool:
+        return self._shown
+
+    def show(self) -> None:
+        """Display the bar now, in the cell the calling thread runs for (once)."""
+        if self._shown:
+            return
+        self._shown = True
+        self._sync(force=True)
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
+
+    def _ipython_display_(self) -> None:
+        # Returned as a cell's value: appear unless already on screen.
+        self.show()
+
+    def _sync(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_sync < _SYNC_INTERVAL:
+            return
+        with self._sync_lock:
+            self._last_sync = now
+            summary = self._tally.summary()
+            with self.hold_sync():
+                self.groups = summary["groups"]
+                self.done = summary["done"]
+                self.total = summary["total"]
+                self.rate = round(summary["rate"], 3)
+                self.eta = None if summary["eta"] is None else round(summary["eta"], 1)
+                self.elapsed = round(summary["elapsed"], 2)
+                self.erred = sum(g["erred"] for g in summary["groups"])
+                self.finished = self._finished
+
+
+def show_progress_widget(total: int | None, label: str) -> ProgressWidget:
+    """A :class:`ProgressWidget`, displayed at once by the calling thread."""
+    bar = ProgressWidget(total, label)
+    bar.show()
+    return bar
 
 
 class _FutureTracker:
@@ -322,8 +334,8 @@ class _FutureTracker:
 def progress(futures: Any, *, label: str = "") -> ProgressWidget | TextProgress:
     """Show progress of futures (or a Dask collection), grouped by the function that made them.
 
-    In Jupyter this returns at once with a :class:`ProgressWidget` that fills in as the
-    futures finish (it appears after half a second of work). Elsewhere it blocks until
+    In Jupyter this displays a :class:`ProgressWidget` in the running cell and returns
+    it at once; it fills in as the futures finish. Elsewhere it blocks until
     they are all done, drawing a text bar on stderr, as ``distributed.progress`` does.
 
     >>> import clusterkit as ck
@@ -342,7 +354,8 @@ def progress(futures: Any, *, label: str = "") -> ProgressWidget | TextProgress:
     tracker = _FutureTracker(found, bar)
     if not tracker.check():
         return bar
-    if jupyter:
+    if isinstance(bar, ProgressWidget):
+        bar.show()
         client = found[0].client
         LoopPoller(client.loop, 0.1, tracker.tick).start()
     else:

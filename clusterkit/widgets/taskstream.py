@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 from dask.utils import key_split
 
+from clusterkit import control
 from clusterkit.task_history import keep_history
 from clusterkit.widgets._live import STATIC, LiveWidget, LoopPoller
 
@@ -229,6 +230,9 @@ class _TopicFanOut:
             if fan is None or fan.client is not client:
                 fan = cls._instances[(id(client), topic)] = cls(client, topic)
                 client.subscribe_topic(topic, fan)
+                # Ready only once the scheduler knows: events logged before would be lost.
+                if not control.wait_until_subscribed(client, topic):
+                    logger.warning("clusterkit: the scheduler did not confirm the %s subscription", topic)
             fan.listeners.append(listener)
 
     @classmethod

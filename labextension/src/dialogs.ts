@@ -1,7 +1,8 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { INewClusterOptions } from './tokens';
+import { requestAPI } from './request';
+import { IGatewayInfo, INewClusterOptions } from './tokens';
 
 function field(form: HTMLElement, name: string, label: string, input: HTMLInputElement): HTMLInputElement {
   const row = document.createElement('label');
@@ -31,9 +32,32 @@ function input(type: string, placeholder = '', value = ''): HTMLInputElement {
 
 /** The small form behind "New cluster". Empty fields mean "the default". */
 class NewClusterForm extends Widget implements Dialog.IBodyWidget<INewClusterOptions> {
-  constructor() {
+  constructor(gateway: string | null) {
     super();
     this.addClass('ck-Form');
+    if (gateway) {
+      // A Dask Gateway is configured: the cluster may start there instead of on this machine.
+      const row = document.createElement('label');
+      row.className = 'ck-Form-row';
+      const text = document.createElement('span');
+      text.className = 'ck-Form-label';
+      text.textContent = 'Where';
+      this._where = document.createElement('select');
+      this._where.name = 'where';
+      this._where.className = 'jp-mod-styled ck-Form-input';
+      for (const [value, label] of [
+        ['here', 'This machine'],
+        ['gateway', `Dask Gateway (${gateway})`]
+      ]) {
+        const option = document.createElement('option');
+        option.value = value;
+        option.textContent = label;
+        this._where.appendChild(option);
+      }
+      row.appendChild(text);
+      row.appendChild(this._where);
+      this.node.appendChild(row);
+    }
     this._name = field(this.node, 'name', 'Name', input('text', 'automatic'));
     this._workers = field(this.node, 'workers', 'Workers', input('number', 'sized for this machine'));
     this._threads = field(this.node, 'threads', 'Threads per worker', input('number', '1'));
@@ -42,6 +66,13 @@ class NewClusterForm extends Widget implements Dialog.IBodyWidget<INewClusterOpt
   }
 
   getValue(): INewClusterOptions {
+    if (this._where?.value === 'gateway') {
+      const onGateway: INewClusterOptions = { gateway: true };
+      if (this._workers.value.trim()) {
+        onGateway.workers = Number(this._workers.value);
+      }
+      return onGateway;
+    }
     const options: INewClusterOptions = {};
     const name = this._name.value.trim();
     if (name) {
@@ -69,13 +100,20 @@ class NewClusterForm extends Widget implements Dialog.IBodyWidget<INewClusterOpt
   private _threads: HTMLInputElement;
   private _memory: HTMLInputElement;
   private _hosts: HTMLInputElement;
+  private _where: HTMLSelectElement | null = null;
 }
 
 /** Ask for a new cluster's options; null when cancelled. */
 export async function askNewCluster(): Promise<INewClusterOptions | null> {
+  let gateway: string | null = null;
+  try {
+    gateway = (await requestAPI<IGatewayInfo>('api/gateway')).address;
+  } catch {
+    gateway = null; // an older server, or no permission: offer this machine only
+  }
   const result = await showDialog({
     title: 'New cluster',
-    body: new NewClusterForm(),
+    body: new NewClusterForm(gateway),
     buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Start' })]
   });
   return result.button.accept ? result.value : null;

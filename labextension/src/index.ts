@@ -186,6 +186,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         try {
           const cluster = await target(args);
+          if (cluster.kind === 'gateway' && cluster.dashboard_url) {
+            window.open(cluster.dashboard_url, '_blank', 'noopener'); // the gateway serves its own dashboards
+            return;
+          }
           const plots = await requestAPI<IIndividualPlots>(
             `dashboard/${encodeURIComponent(cluster.id)}/individual-plots.json`
           );

@@ -11,10 +11,10 @@ export const PLUGIN_ID = 'clusterkit:plugin';
 export interface IClusterRecord {
   id: string;
   name: string;
-  kind: 'local' | 'ssh' | 'address' | 'factory';
+  kind: 'local' | 'ssh' | 'address' | 'factory' | 'gateway';
   scheduler_address: string;
   dashboard_port: number | null;
-  /** A kernel id, "daemon" or "process". */
+  /** A kernel id, "daemon", "process" or "gateway" (a Dask Gateway cluster no clusterkit process started). */
   owner: string;
   owner_pid: number;
   /** Seconds since the epoch. */
@@ -23,13 +23,15 @@ export interface IClusterRecord {
   threads: number;
   memory_bytes: number;
   status: 'starting' | 'running' | 'stopping' | 'lost';
+  /** A dashboard served elsewhere (a Dask Gateway's proxy), else null. */
+  dashboard_url: string | null;
 }
 
 /** A record as the REST API sends it: the record plus what the server adds. */
 export interface IClusterInfo extends IClusterRecord {
   /** Path of the notebook whose kernel owns the cluster, if any. */
   notebook_path: string | null;
-  /** The proxied dashboard, ``<base_url>clusterkit/dashboard/<id>/``, or null. */
+  /** The proxied dashboard, ``<base_url>clusterkit/dashboard/<id>/``; a gateway cluster's own link; or null. */
   dashboard_url: string | null;
 }
 
@@ -40,6 +42,14 @@ export interface INewClusterOptions {
   threads?: number;
   memory?: string;
   ssh_hosts?: string[];
+  /** Start it on the configured Dask Gateway instead (then only ``workers`` and ``gateway_options`` apply). */
+  gateway?: boolean;
+  gateway_options?: Record<string, unknown>;
+}
+
+/** GET /clusterkit/api/gateway: the Dask Gateway the server talks to, if any. */
+export interface IGatewayInfo {
+  address: string | null;
 }
 
 /** Body of PATCH /clusterkit/api/clusters/<id>. */

@@ -7,11 +7,12 @@
 # 2. Start the cluster that every notebook of this course shares, and watch it work.
 # 3. Run a first parallel `map` and see the tasks overlap in the task stream.
 #
-# Each notebook ends its sections with exercises. An exercise is a cell marked `# TODO`,
-# followed by a collapsed cell holding a reference solution, followed by a `teach.check(...)`
-# call that grades your answer and prints one line: `PASSED`, or `NOT YET` with a hint.
-# To grade your own answer, run your exercise cell and then the check cell, skipping the
-# collapsed solution (running it replaces your answer with ours).
+# Each notebook ends its sections with exercises. An exercise is a cell marked `# TODO`
+# that you edit, then a `teach.check(...)` cell that grades it and prints one line:
+# `PASSED`, or `NOT YET` with a hint. Between them sits a `%load solutions/...` cell: run it
+# only if you are stuck, and it replaces itself with a reference solution (it runs nothing,
+# so *Run All* never overwrites your answer). The graders give your code fresh random
+# inputs every time and look at what it did on the cluster, not only at what it returned.
 
 # %%
 from clusterkit import teach
@@ -57,9 +58,10 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# After six years the demand curve is about a **billion** times higher, one machine about
-# 1.7 times faster. No single computer closes that gap; many computers working together can
-# narrow it. That is why distributed programs are becoming the norm rather than the exception.
+# After six years (72 months, 72 / 3.4 ≈ 21 doublings) the demand curve is about
+# **2.4 million** times higher (2 ** (72 / 3.4)); one machine at +15% per 18 months is about
+# 1.75 times faster (1.15 ** 4). No single computer closes that gap; many computers working
+# together can narrow it. That is why distributed programs are becoming the norm rather than the exception.
 #
 # ### Exercise 1: growth factors
 #

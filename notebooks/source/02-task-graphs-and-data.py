@@ -92,9 +92,10 @@ plt.show()
 # ### Exercise 1: a tree reduction
 #
 # Write `tree_sum(refs, add)`: combine the futures in `refs` with `add.remote(a, b)` into
-# one future, using a tree. The grader gives you its own `add`, which also records the
-# depth of the graph it builds, so it can tell a tree from a chain. Do not call `ck.get`
-# inside: return the final future.
+# one future, using a tree. The grader gives you its own leaves (a random number of them)
+# and its own `add`, then reads the graph you built from the scheduler: every leaf must
+# feed the future you return, with `n - 1` additions, at depth about log2(n). Do not call
+# `ck.get` inside: return the final future.
 
 # %% exercise
 def tree_sum(refs, add):

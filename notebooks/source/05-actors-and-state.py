@@ -143,18 +143,20 @@ print("parameter server on", ps.worker, "| loss at start:", loss(ck.get(ps.pull.
 # %% [markdown]
 # ### Exercise 2: train with the parameter server
 #
-# Write `run_training(ps, steps)`: for each step, pull the weights, compute **two**
-# gradients in parallel on different shards (any shard numbers), and push both. The grader
-# starts a fresh parameter server, runs 15 steps, and checks the final loss, the number of
-# `push` calls in the actor log, and that the gradient tasks overlapped.
+# Write `run_training(ps, gradient, steps)`: for each step, pull the weights, compute **two**
+# gradients in parallel with `gradient.remote(weights, shard)` on different shards (any
+# shard numbers), and push them (both, or their average once: synchronous SGD). The grader
+# passes its own parameter server and its own `gradient` (for a model with random true
+# weights), and checks the final loss, the `push` calls in the actor log, and that the
+# gradient tasks of each step overlapped.
 
 # %% exercise
-def run_training(ps, steps):
-    pass  # TODO: pull, two gradients in parallel, push both; `steps` times
+def run_training(ps, gradient, steps):
+    pass  # TODO: pull, two gradients in parallel, push; `steps` times
 
 
 # %% solution
-def run_training(ps, steps):
+def run_training(ps, gradient, steps):
     for step in range(steps):
         weights = ck.get(ps.pull.remote())
         grads = ck.get([gradient.remote(weights, 2 * step + i) for i in range(2)])
@@ -162,7 +164,12 @@ def run_training(ps, steps):
 
 
 # %% grader
-teach.check("05.parameter-server", run_training, ParameterServer, loss)
+teach.check("05.parameter-server", run_training)
+
+# %% demo
+ps = ParameterServer.remote(DIM)
+run_training(ps, gradient, 15)
+print("loss after 15 steps with our own server:", loss(ck.get(ps.pull.remote())))
 
 # %% [markdown]
 # ## Where do actors live?

@@ -109,8 +109,9 @@ plt.show()
 # %% [markdown]
 # ### Exercise 1: batch 20,000 micro-tasks
 #
-# `sum_of_squares(xs)` must compute `sum(x * x for x in xs)` on the cluster, using **at most
-# 100 tasks** for 20,000 items. The grader counts the tasks in the task stream.
+# `sum_of_squares(xs)` must compute `sum(x * x for x in xs)` on the cluster, using **between
+# 2 and 100 tasks** for about 20,000 items. The grader counts the tasks your call submitted,
+# and its items notice whether they were squared on a worker or here in the kernel.
 
 # %% exercise
 def sum_of_squares(xs):

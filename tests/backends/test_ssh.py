@@ -32,6 +32,9 @@ import clusterkit as ck
 from clusterkit.backends import ssh_preflight
 from clusterkit.backends.ssh import SSHCluster, add_host
 from tests.conftest import wait_until
+from tests.security.attacks import assert_owner_still_works, assert_refused, attack
+from tests.security.conftest import reachable_registry  # noqa: F401  (a fixture)
+from tests.security.users import other_user  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -132,6 +135,10 @@ def test_start_on_three_hosts_map_and_dashboard(ssh_test_hosts, ssh_options):
     session = ck.ssh(hosts, **ssh_options)
     try:
         assert isinstance(session.cluster, SSHCluster)
+        # Worker processes listen on their host for Dask only: their HTTP endpoint is on loopback.
+        http = session.client.run(lambda dask_worker: dask_worker.http_server.port and [
+            s.getsockname()[0] for s in dask_worker.http_server._sockets.values()])
+        assert all(set(addrs) == {"127.0.0.1"} for addrs in http.values()), http
         assert session.kind == "ssh"
         assert host_of(session.address) == hosts[0]  # the scheduler advertises its own host
         workers = session.client.scheduler_info(n_workers=-1)["workers"]
@@ -507,9 +514,24 @@ def test_tls_cluster_rejects_clients_without_credentials(ssh_test_hosts, ssh_opt
     from distributed.security import Security
 
     hosts = ssh_test_hosts.addresses[:2]
-    session = ck.ssh(hosts, tls=True, **ssh_options)
+    session = ck.ssh(hosts, **ssh_options)  # TLS is the default
     try:
         assert session.address.startswith("tls://")
+        # Each process got only its own role's key; nobody on a host holds the client's key,
+        # and the config the hosts got has no clusterkit.* (or other libraries') settings.
+        def keys(dask_worker=None, dask_scheduler=None) -> dict:
+            import dask.config
+
+            tls = dask.config.get("distributed.comm.tls")
+            return {role: bool((tls.get(role) or {}).get("key")) for role in ("client", "scheduler", "worker")}
+
+        seen = session.client.run(keys)
+        assert all(v == {"client": False, "scheduler": False, "worker": True} for v in seen.values()), seen
+        assert session.client.run_on_scheduler(keys) == {"client": False, "scheduler": True, "worker": False}
+        sent = json.dumps([session.cluster._hosts.remote_config, session.cluster._hosts.role_config])
+        client_key = pathlib.Path(session.cluster.security.tls_client_key).read_text().split("-----END CERTIFICATE-----")[-1]
+        assert client_key.strip() and client_key.strip() not in sent
+        assert '"clusterkit"' not in json.dumps(list(session.cluster._hosts.remote_config))
         assert session.client.submit(operator.add, 1, 2).result() == 3
         workers = session.client.scheduler_info(n_workers=-1)["workers"]
         assert all(a.startswith("tls://") for a in workers)
@@ -591,3 +613,18 @@ def test_scale_up_down_and_add_host(ssh_test_hosts, ssh_options):
         assert wait_until(lambda: workers_by_host(session) == {hosts[0]: 1, hosts[1]: 1}, timeout=60)
     finally:
         session.stop()
+
+
+# -- another local user (issue 11) -----------------------------------------------------------------------------
+def test_ssh_cluster_refuses_another_user(other_user, reachable_registry, ssh_test_hosts, ssh_options):  # noqa: F811
+    """A second unix user on the kernel's machine cannot use, control or read an SSH cluster."""
+    session = ck.ssh(ssh_test_hosts.addresses[:2], name="remote", **ssh_options)
+    try:
+        record = session.record
+        assert record is not None and record.scheduler_address.startswith("tls://")
+        assert_refused(attack(other_user, record, reachable_registry))
+        assert session.client.submit(operator.add, 1, 2).result() == 3
+        assert_owner_still_works(record)
+    finally:
+        session.stop()
+    assert list(reachable_registry.iterdir()) == []

@@ -159,6 +159,26 @@ def test_task_stream_pane_renders_bars(page: Any, lab: Lab) -> None:
     run(page, "_c.gather(_futures); del _futures")
 
 
+def test_dashboard_pane_is_sandboxed_away_from_jupyter(page: Any, lab: Lab) -> None:
+    """The Bokeh page that just rendered runs in an opaque origin: it cannot reach JupyterLab."""
+    iframe = page.locator(".ck-DashboardPane[data-pane='individual-task-stream'] iframe")
+    assert iframe.get_attribute("sandbox") == "allow-scripts allow-popups allow-downloads"
+    target = next(f for f in page.frames if "individual-task-stream" in f.url)
+    assert "/~" in target.url and "token=" not in target.url  # under a capability, no Jupyter token
+    assert target.evaluate("() => window.origin") == "null"
+    reach = target.evaluate(
+        """async () => {
+          let parent;
+          try { parent = String(!!window.parent.document.body); } catch (e) { parent = e.name; }
+          let api;
+          try { api = String((await fetch('/api/contents', {credentials: 'include'})).status); }
+          catch (e) { api = e.name; }
+          return {parent, api};
+        }"""
+    )
+    assert reach == {"parent": "SecurityError", "api": "TypeError"}, reach  # cross-origin, no CORS
+
+
 def test_dashboard_pane_is_restored_on_reload(page: Any, lab: Lab) -> None:
     pane = page.locator(".ck-DashboardPane[data-pane='individual-task-stream']")
     pane.wait_for(state="attached")

@@ -39,6 +39,14 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 RUNNER = pathlib.Path(__file__).with_name("run_notebook.py")
+SOLUTION_DIR = NOTEBOOK_DIR / "solutions"
+ANSWER_DIR = pathlib.Path(__file__).with_name("answers")
+#: solutions: each exercise cell holds its reference solution (as if loaded); every grader passes.
+#: stubs: as shipped, TODO stubs in place; demos dropped; every grader says NOT YET with a hint.
+#: answers: the stubs variant, and after each stub's grader the extra answers of answers/NN.py,
+#: each followed by the grader again: wrong ones must get NOT YET with a hint, right ones PASSED.
+#: One kernel and cluster for all. The test runs solutions and answers (stubs is its first part).
+VARIANTS = ("solutions", "stubs", "answers")
 
 MEMORY_LIMIT = 2 * 10**9  # Binder's 2 GB
 TIME_LIMIT = 180.0  # seconds per notebook run
@@ -53,26 +61,68 @@ def tags(cell: Any) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
+def exercise_of(grader_cell: Any) -> str:
+    """The exercise id a grader cell checks: ``teach.check("01.launch-then-get", ...)``."""
+    return str(grader_cell.source.split('"')[1])
+
+
+def answers(notebook_number: str) -> list[tuple[str, str, str]]:
+    """The extra answers for one notebook: (``wrong``|``right``, exercise id, source), in file order.
+
+    ``answers/NN.py`` holds blocks that start with ``# %% wrong <id>`` (a plausible wrong
+    answer: the grader must say NOT YET with a hint) or ``# %% right <id>`` (another
+    correct answer: the grader must pass it).
+    """
+    path = ANSWER_DIR / f"{notebook_number}.py"
+    if not path.exists():
+        return []
+    blocks: list[tuple[str, str, str]] = []
+    header: list[str] | None = None
+    lines: list[str] = []
+    for line in [*path.read_text().splitlines(), "# %% end"]:
+        if line.startswith("# %%"):
+            if header is not None:
+                blocks.append((header[0], header[1], "\n".join(lines).strip("\n")))
+            words = line[4:].split()
+            header = words if words and words[0] in ("wrong", "right") else None
+            lines = []
+        else:
+            lines.append(line)
+    return blocks
+
+
 def variant(nb: nbformat.NotebookNode, which: str) -> nbformat.NotebookNode:
-    """The ``solutions`` notebook (as shipped) or the ``stubs`` one (TODOs in place of solutions)."""
+    """One of the notebook's three test variants (see the module docstring)."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    if which == "solutions":
-        return nb
-    if which != "stubs":
+    if which not in VARIANTS:
         raise ValueError(which)
+    if which == "solutions":
+        for index, cell in enumerate(nb.cells):
+            if "exercise" in tags(cell):
+                ident = exercise_of(nb.cells[index + 2])
+                cell.source = (SOLUTION_DIR / f"{ident}.py").read_text()
+        return nb
     cells = []
-    last_exercise = None
     for cell in nb.cells:
         if "demo" in tags(cell):
             continue
-        if "exercise" in tags(cell):
-            last_exercise = cell.source
-        if "solution" in tags(cell):
-            if last_exercise is None:
-                raise ValueError("a solution cell without an exercise cell before it")
-            cell.source = last_exercise
+        if which == "answers" and "grader" in tags(cell):
+            # First the stub as shipped (after its %load cell, which must run nothing), then each answer.
+            cells.append(nbformat.from_dict({**cell, "metadata": {**cell.metadata, "expect": "NOT YET"}}))
+            ident = exercise_of(cell)
+            for kind, exercise, source in nb.metadata["clusterkit_answers"]:
+                if exercise != ident:
+                    continue
+                cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": ["answer"]}))
+                check = nbformat.v4.new_code_cell(cell.source, metadata={
+                    "tags": ["grader"], "expect": "PASSED" if kind == "right" else "NOT YET"})
+                cells.append(check)
+            continue
         cells.append(cell)
+    for cell in cells:
+        cell.pop("id", None)  # the notebooks are nbformat 4.4: no cell ids
     nb.cells = cells
+    nb.metadata.pop("clusterkit_answers", None)
     return nb
 
 
@@ -181,6 +231,7 @@ class Outcome:
     peak_rss_bytes: int | None
     memory_limit: str
     grades: list[tuple[str, str, str]]  # (PASSED|NOT YET, exercise, message), one per grader cell
+    expected: list[str]  # per grader cell: the status it must print
     grader_cells: int
     bad_grader_cells: list[str]
     errors: list[str]
@@ -209,7 +260,10 @@ class Run:
         self.cpu = cpu
         self.workdir = workdir / f"{path.stem}-{which}"
         self.workdir.mkdir(parents=True, exist_ok=True)
-        nb = variant(nbformat.read(path, as_version=4), which)
+        source = nbformat.read(path, as_version=4)
+        source.metadata["clusterkit_answers"] = answers(path.name[:2])
+        nb = variant(source, which)
+        shutil.copytree(SOLUTION_DIR, self.workdir / "solutions", dirs_exist_ok=True)  # for %load
         self.input = self.workdir / path.name
         nbformat.write(nb, self.input)
         self.output = self.workdir / "executed.ipynb"
@@ -284,6 +338,7 @@ class Run:
     def _outcome(self, seconds: float, timed_out: bool, peak: int | None, stats: dict[str, Any],
                  leftovers: list[str]) -> Outcome:
         grades: list[tuple[str, str, str]] = []
+        expected: list[str] = []
         bad: list[str] = []
         errors: list[str] = list(stats.get("errors", []))
         cells = 0
@@ -301,7 +356,9 @@ class Run:
                     found = GRADE_LINE.findall(text)
                     if len(found) != 1:
                         bad.append(f"cell {index} printed {len(found)} grade lines: {text[:300]!r}")
-                    grades += found
+                    grades += found[:1] or [("MISSING", "?", text[:200])]
+                    default = "PASSED" if self.which == "solutions" else "NOT YET"
+                    expected.append(cell.metadata.get("expect", default))
         elif not timed_out:
             errors.append("the runner wrote no executed notebook")
         return Outcome(
@@ -315,6 +372,7 @@ class Run:
             peak_rss_bytes=stats.get("peak_rss_bytes"),
             memory_limit=self.memory_limit,
             grades=grades,
+            expected=expected,
             grader_cells=cells,
             bad_grader_cells=bad,
             errors=errors,
@@ -329,15 +387,25 @@ def cpus_for_runs() -> list[int]:
     return available[:2] if len(available) >= 2 else available[:1]
 
 
-def run_both(path: pathlib.Path, workdir: pathlib.Path) -> dict[str, Outcome]:
-    """Run the solutions and the stubs variant of one notebook (in parallel on 2 CPUs)."""
+def run_variants(path: pathlib.Path, workdir: pathlib.Path) -> dict[str, Outcome]:
+    """Run the three variants of one notebook, each pinned to one CPU, as many at once as CPUs allow.
+
+    ``answers`` includes the stubs run (every stub graded as shipped), so two runs cover all three checks.
+    """
     cpus = cpus_for_runs()
-    if len(cpus) >= 2:
-        runs = [Run(path, "solutions", cpus[0], workdir), Run(path, "stubs", cpus[1], workdir)]
-        while not all([run.poll() for run in runs]):
-            time.sleep(0.1)
-        return {run.which: run.wait() for run in runs}
-    return {which: Run(path, which, cpus[0], workdir).wait() for which in ("solutions", "stubs")}
+    queue = ["answers", "solutions"]
+    running: dict[int, Run] = {}
+    done: dict[str, Outcome] = {}
+    while queue or running:
+        for cpu in cpus:
+            if cpu not in running and queue:
+                running[cpu] = Run(path, queue.pop(0), cpu, workdir)
+        for cpu, run in list(running.items()):
+            if run.poll():
+                done[run.which] = run.wait()
+                del running[cpu]
+        time.sleep(0.1)
+    return done
 
 
 def cleanup(workdir: pathlib.Path) -> None:

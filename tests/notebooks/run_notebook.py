@@ -45,6 +45,7 @@ def main(source: str, target: str, stats_path: str) -> int:
     client = nbclient.NotebookClient(
         nb,
         timeout=170,
+        startup_timeout=120,  # a loaded machine can take a minute to start a kernel
         kernel_name="python3",
         allow_errors=True,
         store_widget_state=True,

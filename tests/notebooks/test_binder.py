@@ -1,13 +1,19 @@
-"""A Binder launch, simulated: a fresh environment built only from ``binder/`` and the repo.
+"""A Binder launch, simulated from a plain ``git clone``, with the session's memory measured.
 
-1. A new virtual environment gets ``binder/requirements.txt``, then ``binder/postBuild``
-   runs in a copy of the repository (what would be committed, plus the prebuilt
-   JupyterLab extension). postBuild itself fails unless Jupyter lists the clusterkit
-   server extension and labextension as enabled. pip's cache is reused.
+1. ``git clone`` of this repository: no build output (``clusterkit/labextension/`` is
+   git-ignored and absent). A new virtual environment gets what ``binder/environment.yml``
+   lists (Python's and Node's pins are checked against the interpreter and the ``node``
+   here, the other packages come from pip, as conda-forge names them alike); then
+   ``binder/postBuild`` builds the JupyterLab extension with Node and installs clusterkit,
+   and fails unless Jupyter lists both extensions enabled. pip's and yarn's caches are reused.
 2. ``binder/start`` launches JupyterLab with a non-root ``base_url`` and
-   ``JUPYTERHUB_SERVICE_PREFIX`` set, as a BinderHub does.
-3. Notebook 00 runs in that environment's kernel; its dashboard link, fetched
-   through the Jupyter server, must return Dask's dashboard.
+   ``JUPYTERHUB_SERVICE_PREFIX`` set, as a BinderHub does, pinned to one CPU.
+3. Two kernels run notebooks 00 and 05 (their solutions) at the same time, on the shared
+   ``curriculum`` cluster; every grader passes; 00's dashboard link, fetched through the
+   Jupyter server, returns Dask's dashboard.
+4. All the while, the proportional memory (PSS) of every process of the session (server,
+   daemon, scheduler, workers, both kernels, found by the runtime folder in their
+   environment) is summed twice a second; the peak must stay under 1.6 GB (Binder gives 2 GB).
 """
 
 from __future__ import annotations
@@ -16,21 +22,27 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
+import nbformat
+import psutil
 import pytest
+import yaml
 
+from tests.notebooks import harness
 from tests.notebooks.harness import ROOT
 
+MEMORY_BUDGET = 1.6e9
 PREFIX = "/user/learner/"
 
 EXECUTE = r'''
@@ -68,20 +80,66 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _copy_repository(target: pathlib.Path) -> None:
-    """What a clone would hold (tracked and new, unignored files), plus the prebuilt extension."""
-    listing = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, listing):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    prebuilt = ROOT / "clusterkit" / "labextension"
-    if prebuilt.is_dir():
-        shutil.copytree(prebuilt, target / "clusterkit" / "labextension", dirs_exist_ok=True)
+def _clone_repository(target: pathlib.Path) -> None:
+    """``git clone`` of the committed repository: exactly what Binder fetches, no local build output."""
+    _run(["git", "clone", "--quiet", str(ROOT), str(target)])
+    assert not (target / "clusterkit" / "labextension").exists(), "the built extension must not be in git"
+
+
+def _environment_packages(environment: pathlib.Path) -> list[str]:
+    """The pip requirements equivalent to binder/environment.yml; checks its Python and Node pins."""
+    spec = yaml.safe_load(environment.read_text())
+    packages = []
+    for dependency in spec["dependencies"]:
+        if not isinstance(dependency, str):
+            continue
+        name, _, version = re.match(r"([A-Za-z0-9_.-]+)(=?)(.*)", dependency).groups()  # type: ignore[union-attr]
+        if name == "python":
+            assert version and f"{sys.version_info.major}.{sys.version_info.minor}".startswith(version.lstrip("=")), (
+                f"binder/environment.yml pins python {version}; this test runs {sys.version.split()[0]}")
+        elif name == "nodejs":
+            node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
+            assert version and node.lstrip("v").split(".")[0] == version.lstrip("=").split(".")[0], (
+                f"binder/environment.yml pins nodejs {version}; node here is {node.strip()}")
+        elif name != "pip":
+            packages.append(name + version)
+    return packages
+
+
+class SessionMemory:
+    """Peak summed PSS of every process whose environment names ``runtime_dir`` (sampled in a thread)."""
+
+    def __init__(self, runtime_dir: str) -> None:
+        self.runtime_dir = runtime_dir
+        self.peak = 0
+        self.peak_processes: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="binder-memory", daemon=True)
+
+    def __enter__(self) -> SessionMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.5):
+            total, parts = 0, {}
+            for process in psutil.process_iter(["pid", "name"]):
+                try:
+                    if process.pid == me or process.environ().get("JUPYTER_RUNTIME_DIR") != self.runtime_dir:
+                        continue
+                    pss = process.memory_full_info().pss
+                    label = " ".join(process.cmdline()[:4])[:80]
+                except psutil.Error:
+                    continue
+                total += pss
+                parts[f"{process.pid} {label}"] = pss
+            if total > self.peak:
+                self.peak, self.peak_processes = total, parts
 
 
 def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -114,33 +172,57 @@ def _process(command: list[str], **kwargs: object) -> Iterator[subprocess.Popen[
                 process.wait()
 
 
+def _start_notebook(repo: pathlib.Path, stem: str, script: pathlib.Path, venv: pathlib.Path,
+                    env: dict[str, str]) -> subprocess.Popen[str]:
+    """Run the solutions variant of one notebook in a fresh kernel of the Binder environment."""
+    source = nbformat.read(repo / "notebooks" / f"{stem}.ipynb", as_version=4)
+    target = repo / "notebooks" / f"_binder-{stem}.ipynb"
+    nbformat.write(harness.variant(source, "solutions"), target)
+    return subprocess.Popen([str(venv / "bin" / "python"), str(script), str(target)], cwd=repo / "notebooks", env=env,
+                            text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+
+
+def _result_of(runner: subprocess.Popen[str], name: str, deadline: float) -> dict[str, object]:
+    assert runner.stdout is not None
+    line = ""
+    while not line.startswith("RESULT"):
+        line = runner.stdout.readline()
+        assert line or runner.poll() is None, f"the runner of {name} exited without a result"
+        assert time.monotonic() < deadline, f"{name} did not finish within its time"
+    return dict(json.loads(line[len("RESULT"):]))
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)
 def test_binder_launch(tmp_path: pathlib.Path) -> None:
     repo = tmp_path / "repo"
     venv = tmp_path / "venv"
-    _copy_repository(repo)
+    _clone_repository(repo)
+    packages = _environment_packages(repo / "binder" / "environment.yml")
     _run([sys.executable, "-m", "venv", str(venv)])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "JUPYTER"))}
+    runtime = str(tmp_path / "runtime")
     env.update(
         PATH=f"{venv / 'bin'}:{env.get('PATH', '')}",
         VIRTUAL_ENV=str(venv),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTER_RUNTIME_DIR=runtime,
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
         JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
         PIP_DISABLE_PIP_VERSION_CHECK="1",
     )
     started = time.monotonic()
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"],
-         cwd=repo, env=env, timeout=600)
-    build = _run(["bash", "binder/postBuild"], cwd=repo, env=env, timeout=600)
+    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *packages], cwd=repo, env=env, timeout=600)
+    build = _run(["bash", "binder/postBuild"], cwd=repo, env=env, timeout=1000)
     assert "enabled" in build.stdout, build.stdout
+    assert (venv / "share" / "jupyter" / "labextensions" / "clusterkit" / "package.json").is_file()
     build_seconds = time.monotonic() - started
 
     port, token = _free_port(), secrets.token_hex(16)
     env["JUPYTERHUB_SERVICE_PREFIX"] = PREFIX
     base = f"http://127.0.0.1:{port}{PREFIX}"
+    cpu = sorted(os.sched_getaffinity(0))[0]
     server_command = [
+        "taskset", "-c", str(cpu),  # Binder's one CPU; everything the server starts inherits it
         "bash", "binder/start", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--ServerApp.base_url={PREFIX}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={repo}",
         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -148,8 +230,9 @@ def test_binder_launch(tmp_path: pathlib.Path) -> None:
     if os.geteuid() == 0:  # Binder runs as an unprivileged user; this machine may not
         server_command.append("--allow-root")
     log = (tmp_path / "server.log").open("w")
+    memory = SessionMemory(runtime)
     try:
-        with _process(server_command, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT) as server:
+        with memory, _process(server_command, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT) as server:
             # binder/start first starts the shared cluster and imports the workspace.
             deadline = time.monotonic() + 180
             while not (_port_open(port) and _fetch(base + "api/status", token)[0] == 200):
@@ -163,32 +246,47 @@ def test_binder_launch(tmp_path: pathlib.Path) -> None:
 
             script = tmp_path / "execute.py"
             script.write_text(EXECUTE)
-            notebook = repo / "notebooks" / "00-why-distributed.ipynb"
-            with _process([str(venv / "bin" / "python"), str(script), str(notebook)], cwd=repo / "notebooks",
-                          env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as runner:
-                assert runner.stdout is not None and runner.stdin is not None
-                line = ""
-                deadline = time.monotonic() + 240
-                while not line.startswith("RESULT"):
-                    line = runner.stdout.readline()
-                    assert line or runner.poll() is None, "the notebook runner exited without a result"
-                    assert time.monotonic() < deadline, "notebook 00 did not finish within 4 minutes"
-                result = json.loads(line[len("RESULT"):])
-                assert result["errors"] == [], result["errors"]
-                assert result["grades"] and all(g.startswith("PASSED") for g in result["grades"]), result["grades"]
-                assert result["links"], result["probe"]
-                for link in result["links"]:
+            kernel_env = {**env, "DASK_CLUSTERKIT__LOCAL__MEMORY_LIMIT": "900MiB"}
+            runners = {stem: _start_notebook(repo, stem, script, venv, kernel_env)
+                       for stem in ("00-why-distributed", "05-actors-and-state")}
+            try:
+                deadline = time.monotonic() + 300
+                results = {stem: _result_of(runner, stem, deadline) for stem, runner in runners.items()}
+                for stem, result in results.items():
+                    assert result["errors"] == [], (stem, result["errors"])
+                    grades = result["grades"]
+                    assert grades and all(g.startswith("PASSED") for g in grades), (stem, grades)  # type: ignore[union-attr]
+                links = results["00-why-distributed"]["links"]
+                assert links, results["00-why-distributed"]["probe"]
+                for link in links:  # type: ignore[union-attr]
                     assert link and link.startswith(PREFIX), f"dashboard link {link!r} does not go through {PREFIX}"
                     status, body = _fetch(f"http://127.0.0.1:{port}{link}", token)
                     assert status == 200, f"GET {link} through the server: HTTP {status}: {body[:500]}"
                     assert "Dask" in body or "bokeh" in body.lower(), f"{link} did not return the dashboard"
-                runner.stdin.write("\n")
-                runner.stdin.flush()
-                runner.wait(timeout=60)
+            finally:
+                for runner in runners.values():
+                    if runner.poll() is None and runner.stdin is not None:
+                        with contextlib.suppress(OSError):
+                            runner.stdin.write("\n")
+                            runner.stdin.flush()
+                for runner in runners.values():
+                    try:
+                        runner.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(runner.pid, signal.SIGKILL)
+                        runner.wait()
     finally:
         log.close()
-        subprocess.run(["clusterkit", "down", "--all"], cwd=repo, env=env, capture_output=True, timeout=60)
-    print(f"binder build {build_seconds:.0f} s, launch and notebook 00 {time.monotonic() - started - build_seconds:.0f} s")
+        subprocess.run(["timeout", "60", "clusterkit", "down", "--all"], cwd=repo, env=env, capture_output=True)
+    top = sorted(memory.peak_processes.items(), key=lambda item: -item[1])
+    report = {"peak_pss_MB": round(memory.peak / 1e6), "build_seconds": round(build_seconds),
+              "processes_at_peak": {name: round(pss / 1e6) for name, pss in top}}
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    (ROOT / "test-artifacts" / "binder-memory.json").write_text(json.dumps(report, indent=1))
+    print(f"binder build {build_seconds:.0f} s; session peak memory (PSS, server + daemon + scheduler + workers + "
+          f"kernels of 00 and 05): {memory.peak / 1e6:.0f} MB")
+    assert memory.peak > 0, "no process of the session was measured"
+    assert memory.peak < MEMORY_BUDGET, f"the Binder session peaked at {memory.peak / 1e6:.0f} MB: {report}"
 
 
 def _port_open(port: int) -> bool:

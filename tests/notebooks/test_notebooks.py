@@ -1,8 +1,11 @@
-"""Every curriculum notebook, run twice under Binder-like limits (1 CPU, 2 GB, 3 minutes).
+"""Every curriculum notebook, run under Binder-like limits (1 CPU, 2 GB, 3 minutes per run).
 
-The ``solutions`` run must pass every grader; the ``stubs`` run (TODO stubs in
-place of solutions) must fail every grader with a hint. Together they show the
-graders tell right from wrong. Neither run may raise anywhere, leave processes
+Two kernels per notebook, in parallel on two CPUs, make the three checks: the
+``solutions`` run must pass every grader; the ``answers`` run grades every TODO stub
+as shipped (each must fail with a hint, and the ``%load`` solution cells before them
+must have run nothing), then tries the extra answers of ``tests/notebooks/answers/NN.py``
+in the same kernel: every wrong one must get NOT YET with a hint, every other correct
+one PASSED. Neither run may raise anywhere, leave processes
 behind or take more than three minutes. Times and peak memory are printed at
 the end of the pytest run and kept in pytest's cache (``clusterkit/notebooks``).
 """
@@ -30,7 +33,7 @@ def test_ten_notebooks_exist() -> None:
 def test_notebook(path: pathlib.Path, tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> None:
     nb = nbformat.read(path, as_version=4)
     solutions = sum("solution" in harness.tags(c) for c in nb.cells)
-    outcomes = harness.run_both(path, tmp_path)
+    outcomes = harness.run_variants(path, tmp_path)
     for outcome in outcomes.values():
         REPORT.append(outcome.summary())
         cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
@@ -45,13 +48,12 @@ def test_notebook(path: pathlib.Path, tmp_path: pathlib.Path, request: pytest.Fi
         problems += [f"{where}: {b}" for b in outcome.bad_grader_cells]
         if outcome.leftover_processes:
             problems.append(f"{where}: processes left behind: {outcome.leftover_processes}")
-        if outcome.grader_cells != solutions:
+        if which != "answers" and outcome.grader_cells != solutions:
             problems.append(f"{where}: {outcome.grader_cells} grader cells for {solutions} solution cells")
-        expected = "PASSED" if which == "solutions" else "NOT YET"
-        for status, exercise, message in outcome.grades:
+        for (status, exercise, message), expected in zip(outcome.grades, outcome.expected, strict=True):
             if status != expected:
-                problems.append(f"{where}: {exercise} {status}: {message}")
-            if which == "stubs" and not message.startswith("Hint:"):
+                problems.append(f"{where}: {exercise} {status} (expected {expected}): {message}")
+            if status == "NOT YET" and not message.startswith("Hint:"):
                 problems.append(f"{where}: {exercise} failed without a hint: {message}")
     if problems:
         logs = "\n".join(f"--- {o.variant} log tail ---\n{o.log}" for o in outcomes.values())

@@ -114,3 +114,19 @@ def use_actor(handle: Any, n: int) -> int:
     import clusterkit as ck
 
     return ck.get(handle.add.remote(n))
+
+
+
+def work(name: str, seconds: float = 0.0, hold: str | None = None, cap: float = 120.0) -> str:
+    """Short work (sleep ``seconds``) or, with ``hold``, long work: runs until the file
+    ``hold`` exists (the test releases it). One function for both, so Dask's duration
+    estimates cannot tell them apart. ``cap`` only bounds a test that forgot to release.
+    """
+    if hold is None:
+        time.sleep(seconds)
+        return name
+    deadline = time.monotonic() + cap
+    path = pathlib.Path(hold)
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return name

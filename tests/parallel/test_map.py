@@ -162,7 +162,6 @@ def test_progress_counts_items(shared_cluster, monkeypatch):
 
     progress_module = importlib.import_module("clusterkit.parallel.progress")
     monkeypatch.setattr(progress_module, "_display_factory", lambda: Recorder)
-    monkeypatch.setattr(progress_module, "DELAY", 0.0)
     monkeypatch.setattr(map_module, "make_progress", lambda total, label, enabled: progress_module.make_progress(
         total, label, enabled=enabled, delay=0.0))
     ck.map(helpers.slow_identity, range(12), [0.01] * 12, progress=True, batch_size=5)
@@ -182,17 +181,19 @@ def test_no_cluster_raises_a_helpful_error(monkeypatch):
 def test_text_progress_appears_only_after_the_delay():
     import io
 
+    from clusterkit.widgets.progress import TextProgress
+
     progress_module = importlib.import_module("clusterkit.parallel.progress")
     stream = io.StringIO()
     shown = progress_module._Delayed(
-        lambda total, label: progress_module.TextProgress(total, label, stream=stream), 10, "job", 0.2
+        lambda total, label: TextProgress(total, label, file=stream, delay=0.0), 10, "job", 0.2
     )
     shown.update(3)
     assert stream.getvalue() == ""
     time.sleep(0.25)  # past the delay (this checks display logic, not speed)
     shown.update(2)
     shown.close()
-    assert "5/10 items" in stream.getvalue()
+    assert "job [" in stream.getvalue() and "5/10" in stream.getvalue()
 
 
 def test_killing_a_worker_mid_map_delivers_every_result_exactly_once(cluster):

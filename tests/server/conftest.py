@@ -2,7 +2,11 @@
 
 Authentication is required (``allow_unauthenticated_access=False``), as in a real
 deployment. ``fake_dashboard`` and ``canary`` are loopback listeners: the first
-plays a cluster's dashboard, the second must never see a connection.
+plays a cluster's dashboard (it answers Dask's ``json/identity.json`` as the
+scheduler ``tcp://127.0.0.1:1``, the default of :func:`write_record`, and records
+every other request with its headers), the second must never see a connection.
+The server's authorizer is :class:`SwitchableAuthorizer`: everything allowed
+unless a test turns on the ``read_only`` fixture.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import urllib.parse
 from collections.abc import AsyncIterator
 
 import pytest
+from jupyter_server.auth import Authorizer
 from pytest_jupyter.jupyter_server import *  # noqa: F403  (fixtures and hooks of the plugin)
 from tornado import web, websocket
 from tornado.httpserver import HTTPServer
@@ -20,6 +26,27 @@ from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
 from clusterkit import registry
+
+FAKE_SCHEDULER = "tcp://127.0.0.1:1"
+
+
+class SwitchableAuthorizer(Authorizer):
+    """Jupyter's default (allow every authenticated user), or read-only when ``read_only`` is set."""
+
+    read_only = False
+
+    def is_authorized(self, handler: object, user: object, action: str, resource: str) -> bool:
+        return action == "read" or not SwitchableAuthorizer.read_only
+
+
+@pytest.fixture
+def read_only() -> object:
+    """The server's user may only ``read`` (a restricted authorizer) during the test."""
+    SwitchableAuthorizer.read_only = True
+    try:
+        yield SwitchableAuthorizer
+    finally:
+        SwitchableAuthorizer.read_only = False
 
 
 @pytest.fixture
@@ -29,6 +56,7 @@ def jp_server_config() -> Config:
             "ServerApp": {
                 "jpserver_extensions": {"clusterkit.server": True, "jupyter_server_terminals": False},
                 "allow_unauthenticated_access": False,
+                "authorizer_class": SwitchableAuthorizer,
             },
             "ClusterkitServer": {"reaper_interval": 0.5, "stop_grace_period": 3.0},
         }
@@ -39,7 +67,15 @@ class _EchoHandler(web.RequestHandler):
     """Answers every method with what it received, so tests see what reached the dashboard."""
 
     def _echo(self) -> None:
+        if self.request.path == "/json/identity.json":  # the proxy's check, not a user's request
+            self.application.settings["identity_checks"].append(dict(self.request.headers))
+            self.finish({"type": "Scheduler", "address": self.application.settings["scheduler"][0]})
+            return
         self.application.settings["hits"].append((self.request.method, self.request.uri, dict(self.request.headers)))
+        # What a hostile dashboard might try to set on the Jupyter origin.
+        self.set_header("Set-Cookie", "_xsrf=planted; Path=/")
+        self.set_header("Access-Control-Allow-Origin", "*")
+        self.set_header("Content-Security-Policy", "default-src *")
         self.finish({"method": self.request.method, "uri": self.request.uri})
 
     get = post = put = patch = delete = options = _echo  # type: ignore[assignment]
@@ -50,6 +86,9 @@ class _EchoHandler(web.RequestHandler):
 
 
 class _EchoSocket(websocket.WebSocketHandler):
+    def open(self) -> None:
+        self.application.settings["hits"].append(("WEBSOCKET", self.request.uri, dict(self.request.headers)))
+
     def on_message(self, message: str | bytes) -> None:
         self.write_message(f"echo:{message!s}")
 
@@ -60,13 +99,18 @@ class Listener:
     def __init__(self) -> None:
         self.port = 0
         self.hits: list[tuple[str, str, dict[str, str]]] = []
+        self.identity_checks: list[dict[str, str]] = []
+        self.scheduler = [FAKE_SCHEDULER]  # what json/identity.json answers as "address"
         self.connections = 0
 
 
 @contextlib.asynccontextmanager
 async def fake_dashboard() -> AsyncIterator[Listener]:
     listener = Listener()
-    app = web.Application([(r"/ws", _EchoSocket), (r"/.*", _EchoHandler)], hits=listener.hits)
+    app = web.Application(
+        [(r"/(?:ws|status/ws)", _EchoSocket), (r"/.*", _EchoHandler)],
+        hits=listener.hits, identity_checks=listener.identity_checks, scheduler=listener.scheduler,
+    )
     sockets = bind_sockets(0, "127.0.0.1")
     listener.port = sockets[0].getsockname()[1]
     server = HTTPServer(app)
@@ -95,11 +139,79 @@ async def canary() -> AsyncIterator[Listener]:
         await server.wait_closed()
 
 
+async def socket_echo(url: str, headers: dict[str, str], message: str = "hi") -> None:
+    """Open a WebSocket through the proxy; the fake dashboard must echo ``message`` back."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    connection = await websocket_connect(HTTPRequest(url, headers=headers))
+    try:
+        await connection.write_message(message)
+        assert await connection.read_message() == f"echo:{message}"
+    finally:
+        connection.close()
+
+
 def write_record(dashboard_port: int | None, **fields: object) -> registry.ClusterRecord:
     """A record owned by this test process (alive, so it is listed)."""
     fields.setdefault("name", "fake")
     fields.setdefault("kind", "local")
-    fields.setdefault("scheduler_address", "tcp://127.0.0.1:1")
+    fields.setdefault("scheduler_address", FAKE_SCHEDULER)
     record = registry.ClusterRecord.new(dashboard_port=dashboard_port, owner_pid=os.getpid(), **fields)  # type: ignore[arg-type]
     registry.write(record)
     return record
+
+
+@pytest.fixture
+def raw(http_server_client, jp_base_url, jp_auth_header):
+    """Fetch a path as written (no escaping), never raising for HTTP errors.
+
+    ``auth``: True (the server's token), False (none) or a wrong token string.
+    """
+
+    async def fetch(path, method="GET", auth=True, headers=None, body=None, **kwargs):
+        sent = dict(headers or {})
+        if auth is True:
+            sent.update(jp_auth_header)
+        elif isinstance(auth, str):
+            sent["Authorization"] = f"token {auth}"
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = b"{}"
+        return await http_server_client.fetch(
+            jp_base_url + path,
+            method=method,
+            headers=sent,
+            body=body,
+            raise_error=False,
+            follow_redirects=False,
+            allow_nonstandard_methods=True,
+            request_timeout=60,
+            **kwargs,
+        )
+
+    return fetch
+
+
+async def login_cookies(raw, jp_auth_header) -> dict[str, str]:
+    """Log in through the login form, as a browser does; return the cookies."""
+    token = jp_auth_header["Authorization"].split()[-1]
+    page = await raw("login", auth=False)
+    cookies = _cookies(page)
+    form = urllib.parse.urlencode({"_xsrf": cookies["_xsrf"], "password": token}).encode()
+    login = await raw("login", method="POST", auth=False, body=form, headers={"Cookie": cookie_header(cookies)})
+    assert login.code == 302, login.body
+    cookies.update(_cookies(login))
+    assert any(name.startswith("username-") for name in cookies), cookies
+    return cookies
+
+
+def _cookies(response) -> dict[str, str]:
+    found = {}
+    for header in response.headers.get_list("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        found[name.strip()] = rest.split(";", 1)[0]
+    return found
+
+
+def cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in cookies.items())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.parse
 
 import dask
 import psutil
@@ -15,39 +14,9 @@ from tornado.websocket import websocket_connect
 
 from clusterkit import registry
 from clusterkit.server.handlers import PUBLIC_FIELDS
-from tests.server.conftest import canary, fake_dashboard, write_record
+from tests.server.conftest import canary, cookie_header, fake_dashboard, login_cookies, socket_echo, write_record
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def raw(http_server_client, jp_base_url, jp_auth_header):
-    """Fetch a path as written (no escaping), never raising for HTTP errors.
-
-    ``auth``: True (the server's token), False (none) or a wrong token string.
-    """
-
-    async def fetch(path, method="GET", auth=True, headers=None, body=None, **kwargs):
-        sent = dict(headers or {})
-        if auth is True:
-            sent.update(jp_auth_header)
-        elif isinstance(auth, str):
-            sent["Authorization"] = f"token {auth}"
-        if body is None and method in ("POST", "PUT", "PATCH"):
-            body = b"{}"
-        return await http_server_client.fetch(
-            jp_base_url + path,
-            method=method,
-            headers=sent,
-            body=body,
-            raise_error=False,
-            follow_redirects=False,
-            allow_nonstandard_methods=True,
-            request_timeout=60,
-            **kwargs,
-        )
-
-    return fetch
 
 
 def body_of(response):
@@ -105,13 +74,13 @@ async def test_stale_records_are_not_listed(raw):
         ("POST", b"{not json", "not valid JSON"),
         ("POST", b"[1, 2]", "JSON object"),
         ("POST", b'{"colour": "red"}', "Unknown option"),
-        ("POST", b'{"workers": -1}', "'workers'"),
+        ("POST", b'{"workers": -1}', "Worker count"),
         ("POST", b'{"workers": "3"}', "'workers'"),
-        ("POST", b'{"workers": true}', "'workers'"),
-        ("POST", b'{"workers": 100000}', "'workers'"),
-        ("POST", b'{"threads": 0}', "'threads'"),
-        ("POST", b'{"memory": "lots"}', "'memory'"),
-        ("POST", b'{"memory": -5}', "'memory'"),
+        ("POST", b'{"workers": true}', "Worker count"),
+        ("POST", b'{"workers": 100000}', "Worker count"),
+        ("POST", b'{"threads": 0}', "Threads per worker"),
+        ("POST", b'{"memory": "lots"}', "Memory per worker"),
+        ("POST", b'{"memory": -5}', "Memory per worker"),
         ("POST", b'{"name": "<script>alert(1)</script>"}', "'name'"),
         ("POST", b'{"ssh_hosts": "host1"}', "'ssh_hosts'"),
         ("PATCH", b"{}", "to scale"),
@@ -181,8 +150,8 @@ async def test_proxy_forwards_http_without_jupyter_credentials(raw, jp_auth_head
         response = await raw(f"clusterkit/dashboard/{record.id}/individual-plots.json?x=1&token={token}")
         assert response.code == 200
         assert body_of(response)["uri"] == "/individual-plots.json?x=1"
-        posted = await raw(f"clusterkit/dashboard/{record.id}/some/path", method="POST", body=b"{}")
-        assert posted.code == 200 and body_of(posted) == {"method": "POST", "uri": "/some/path"}
+        posted = await raw(f"clusterkit/dashboard/{record.id}/status", method="POST", body=b"{}")
+        assert posted.code == 200 and body_of(posted) == {"method": "POST", "uri": "/status"}
         for _, _, headers in dashboard.hits:
             assert not {"Authorization", "Cookie"} & set(headers)
 
@@ -190,11 +159,8 @@ async def test_proxy_forwards_http_without_jupyter_credentials(raw, jp_auth_head
 async def test_proxy_websocket(http_server_client, jp_http_port, jp_base_url, jp_auth_header):
     async with fake_dashboard() as dashboard:
         record = write_record(dashboard.port)
-        url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}clusterkit/dashboard/{record.id}/ws"
-        connection = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
-        await connection.write_message("hi")
-        assert await connection.read_message() == "echo:hi"
-        connection.close()
+        url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}clusterkit/dashboard/{record.id}/status/ws"
+        await socket_echo(url, jp_auth_header)
         for headers in ({}, {"Authorization": "token wrong"}):
             with pytest.raises(HTTPClientError) as refused:
                 await websocket_connect(HTTPRequest(url, headers=headers))
@@ -240,7 +206,7 @@ def _routes(record_id: str) -> list[tuple[str, str]]:
 async def test_auth_matrix(raw):
     """No token or a bad token: every route and method answers 403, and nothing reaches a dashboard."""
     async with fake_dashboard() as dashboard:
-        record = write_record(dashboard.port, scheduler_address="tcp://127.0.0.1:9")
+        record = write_record(dashboard.port)
         codes = {}
         for method, path in _routes(record.id):
             for auth in (False, "not-the-token"):
@@ -258,36 +224,11 @@ async def test_auth_matrix(raw):
         assert dashboard.hits
 
 
-async def _login_cookies(raw, jp_auth_header) -> dict[str, str]:
-    """Log in through the login form, as a browser does; return the cookies."""
-    token = jp_auth_header["Authorization"].split()[-1]
-    page = await raw("login", auth=False)
-    cookies = _cookies(page)
-    form = urllib.parse.urlencode({"_xsrf": cookies["_xsrf"], "password": token}).encode()
-    login = await raw("login", method="POST", auth=False, body=form, headers={"Cookie": _cookie_header(cookies)})
-    assert login.code == 302, login.body
-    cookies.update(_cookies(login))
-    assert any(name.startswith("username-") for name in cookies), cookies
-    return cookies
-
-
-def _cookies(response) -> dict[str, str]:
-    found = {}
-    for header in response.headers.get_list("Set-Cookie"):
-        name, _, rest = header.partition("=")
-        found[name.strip()] = rest.split(";", 1)[0]
-    return found
-
-
-def _cookie_header(cookies: dict[str, str]) -> str:
-    return "; ".join(f"{k}={v}" for k, v in cookies.items())
-
-
 async def test_xsrf_is_enforced_for_cookie_authenticated_writes(raw, jp_auth_header):
-    cookies = await _login_cookies(raw, jp_auth_header)
+    cookies = await login_cookies(raw, jp_auth_header)
     async with fake_dashboard() as dashboard:
         record = write_record(dashboard.port)
-        cookie = {"Cookie": _cookie_header(cookies)}
+        cookie = {"Cookie": cookie_header(cookies)}
         with_xsrf = {**cookie, "X-XSRFToken": cookies["_xsrf"]}
         # Reading with the cookie alone works.
         assert (await raw("clusterkit/api/clusters", auth=False, headers=cookie)).code == 200
@@ -295,7 +236,7 @@ async def test_xsrf_is_enforced_for_cookie_authenticated_writes(raw, jp_auth_hea
             ("POST", "clusterkit/api/clusters", b'{"workers": -1}'),
             ("PATCH", f"clusterkit/api/clusters/{record.id}", b"{}"),
             ("DELETE", "clusterkit/api/clusters/feedfeedfeed", None),
-            ("POST", f"clusterkit/dashboard/{record.id}/x", b"{}"),
+            ("POST", f"clusterkit/dashboard/{record.id}/status", b"{}"),
         ]
         for method, path, body in writes:
             refused = await raw(path, method=method, auth=False, headers=cookie, body=body)
@@ -313,39 +254,36 @@ async def test_ssrf_payloads_never_leave_the_registered_dashboard(raw, jp_http_p
     async with fake_dashboard() as dashboard, canary() as target:
         record = write_record(dashboard.port)
         port = target.port
-        reaching = [  # valid id: may reach the registered dashboard, with these as its path
+        not_pages = [  # valid id, but not one of Dask's dashboard pages: 404 before any connection
             f"clusterkit/dashboard/{record.id}/localhost@127.0.0.1:{port}/",
             f"clusterkit/dashboard/{record.id}/@127.0.0.1:{port}/",
             f"clusterkit/dashboard/{record.id}/user:pass@127.0.0.1:{port}/foo",
             f"clusterkit/dashboard/{record.id}//127.0.0.1:{port}/",
             f"clusterkit/dashboard/{record.id}/http://127.0.0.1:{port}/",
             f"clusterkit/dashboard/{record.id}/..%2F..%2F127.0.0.1:{port}",
-            f"clusterkit/dashboard/{record.id}/status?host=127.0.0.1:{port}",
         ]
-        refused = [  # not a registered id: 404 before any connection
+        reaching = [f"clusterkit/dashboard/{record.id}/status?host=127.0.0.1:{port}"]
+        unknown = [  # not a registered id: 404 before any connection
             f"clusterkit/dashboard/127.0.0.1:{port}/status",
             f"clusterkit/dashboard/{port}/status",
             f"clusterkit/dashboard/{record.id}:{port}/status",
             f"clusterkit/dashboard/localhost@127.0.0.1:{port}/",
             f"clusterkit/dashboard/user:pass@127.0.0.1:{port}/foo",
         ]
+        for path in not_pages + unknown:
+            assert (await raw(path)).code == 404, path
         for path in reaching:
             response = await raw(path)
             assert response.code == 200, (path, response.code)
-        for path in refused:
-            assert (await raw(path)).code == 404, path
         for payload in (f"localhost@127.0.0.1:{port}/ws", f"user:pass@127.0.0.1:{port}/ws"):
             url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}clusterkit/dashboard/{record.id}/{payload}"
-            # The fake dashboard has no socket at that path: refused, or accepted and closed.
-            try:
-                connection = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
-            except HTTPClientError:
-                continue
-            assert await connection.read_message() is None
+            with pytest.raises(HTTPClientError) as refused:
+                await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
+            assert refused.value.code == 404
         await asyncio.sleep(0.5)
         assert target.connections == 0
-        assert len(dashboard.hits) == len(reaching) + 2  # the two sockets reached it as plain GETs
-        assert all(uri.startswith("/") for _, uri, _ in dashboard.hits)
+        assert len(dashboard.hits) == len(reaching)
+        assert all(uri.startswith("/status") for _, uri, _ in dashboard.hits)
 
 
 async def test_names_are_escaped_wherever_sent(raw):
@@ -377,11 +315,11 @@ async def test_create_passes_the_form_to_the_daemon(raw, monkeypatch):
 
     monkeypatch.setattr(daemon, "spawn", fake_spawn)
     body = json.dumps({"name": "over-ssh", "workers": 2, "threads": 2, "memory": "1GiB",
-                       "ssh_hosts": [" host-a ", "host-b"]}).encode()
+                       "ssh_hosts": ["host-a", "ada@host-b"]}).encode()
     response = await raw("clusterkit/api/clusters", method="POST", body=body)
     assert response.code == 201, response.body
-    assert calls == [{"name": "over-ssh", "n_workers": 2, "threads_per_worker": 2, "memory_limit": "1GiB",
-                      "ssh_hosts": ["host-a", "host-b"]}]
+    assert calls == [{"name": "over-ssh", "n_workers": 2, "threads_per_worker": 2, "memory_limit": 2**30,
+                      "ssh_hosts": ["host-a", "ada@host-b"], "insecure": False}]
     assert body_of(response)["kind"] == "ssh"
 
 
@@ -390,3 +328,74 @@ async def test_create_can_be_turned_off(raw, jp_serverapp):
     settings.allow_create = False
     response = await raw("clusterkit/api/clusters", method="POST", body=b"{}")
     assert response.code == 403 and "allow_create" in body_of(response)["message"]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "fragment"),
+    [
+        ("host1", "non-empty list"),
+        ([""], "not a host name"),
+        (["-oProxyCommand=touch /tmp/x"], "not starting with '-'"),
+        (["node1", "-p2222"], "not starting with '-'"),
+        (["node 1"], "not a host name"),
+        ([" node1"], "not a host name"),
+        (["node1\n"], "not a host name"),
+        (["node1;reboot"], "not a host name"),
+        (["a" * 256], "at most 255 characters"),
+        ([1], "must be a string"),
+        ([None], "must be a string"),
+        (["node"] * 257, "at most 256"),
+    ],
+)
+async def test_ssh_hosts_are_checked_like_the_magics(raw, monkeypatch, hosts, fragment):
+    """The REST body's hosts pass the magics' rule (clusterkit.hostnames): 400 with the same sentence."""
+    import argparse
+
+    from clusterkit import daemon, magics
+
+    monkeypatch.setattr(daemon, "spawn", lambda **options: pytest.fail(f"spawn reached with {options}"))
+    response = await raw("clusterkit/api/clusters", method="POST", body=json.dumps({"ssh_hosts": hosts}).encode())
+    assert response.code == 400, response.body
+    message = body_of(response)["message"]
+    assert message.startswith("'ssh_hosts': ") and fragment in message, message
+    if isinstance(hosts, list) and len(hosts) < 3 and all(isinstance(h, str) for h in hosts):
+        bad = next(h for h in hosts if h != "node1")
+        with pytest.raises(argparse.ArgumentTypeError) as magic:
+            magics._host(bad)
+        assert str(magic.value) in message
+
+
+async def test_concurrent_starts_are_limited_to_the_setting(raw, monkeypatch, jp_serverapp):
+    """Two starts run at once (the default); a third is 429 with a message, and works once they finish."""
+    import asyncio
+    import threading
+
+    from clusterkit import daemon
+
+    settings = jp_serverapp.web_app.settings["clusterkit_reaper"].settings
+    assert settings.max_starting_clusters == 2
+    release, entered = threading.Event(), []
+
+    def slow_spawn(**options):
+        entered.append(options["name"])
+        assert release.wait(60), "the test never released the fake daemon"
+        record = registry.ClusterRecord.new(name=options["name"], kind="local", scheduler_address="tcp://127.0.0.1:1",
+                                            owner="daemon")
+        registry.write(record)
+        return record
+
+    monkeypatch.setattr(daemon, "spawn", slow_spawn)
+
+    def create(name):
+        return raw("clusterkit/api/clusters", method="POST", body=json.dumps({"name": name}).encode())
+
+    first, second = asyncio.ensure_future(create("one")), asyncio.ensure_future(create("two"))
+    await wait_for(lambda: len(entered) == 2)
+    third = await create("three")
+    assert third.code == 429, third.body
+    assert "max_starting_clusters" in body_of(third)["message"]
+    assert sorted(entered) == ["one", "two"]
+    release.set()
+    assert [(await first).code, (await second).code] == [201, 201]
+    await wait_for(lambda: settings.starting_now == 0)
+    assert (await create("three")).code == 201

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import nbclient
 import nbformat
 import pytest
+
+from tests.kernels import execute_cells
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +43,7 @@ def _by_class(models: dict[str, dict], name: str) -> dict:
 
 
 def test_notebook_with_status_and_task_stream_leaves_widget_state(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    client = nbclient.NotebookClient(
-        nb, timeout=120, kernel_name="python3", store_widget_state=True,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()
-    for cell in nb.cells:
-        errors = [o for o in cell.outputs if o.output_type == "error"]
-        assert not errors, "\n".join(errors[0].traceback)
+    nb = execute_cells(CELLS, tmp_path)
 
     models = _models(nb)
     status = _by_class(models, "status.StatusWidget")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import io
-import time
+import threading
 import tracemalloc
 import types
 
 import pytest
 
+from clusterkit import links
+from clusterkit.errors import ClusterkitError
 from clusterkit.widgets.taskstream import KINDS, MAX_LANES, MAX_PREFIXES, TaskStreamBuffer
 
 # The submodules share names with functions of clusterkit.widgets: reach them by module name.
@@ -124,7 +126,7 @@ def test_text_progress_unknown_total_counts_items():
 
 
 def test_progress_widget_counts_groups_rate_and_eta():
-    bar = progress_impl.ProgressWidget(100, "inc", auto_display=False)
+    bar = progress_impl.ProgressWidget(100, "inc")
     bar.update(25)
     bar.set_total(50)  # forces a sync
     assert bar.done == 25 and bar.total == 50
@@ -136,21 +138,32 @@ def test_progress_widget_counts_groups_rate_and_eta():
     assert bar.finished
     assert bar.done == 60 and bar.total == 60
     assert {g["name"]: g["done"] for g in bar.groups} == {"inc": 50, "square": 10}
-    assert not bar.shown  # never displayed: work ended within the delay
+    assert not bar.shown  # nobody displayed it
 
 
-def test_progress_widget_appears_only_after_the_delay(monkeypatch):
+def test_map_progress_widget_is_displayed_by_the_counting_thread_after_the_delay(monkeypatch):
+    parallel_progress = importlib.import_module("clusterkit.parallel.progress")
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
-    quick = progress_impl.ProgressWidget(10, "quick", delay=0.3)
+    monkeypatch.setattr(parallel_progress, "in_jupyter_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, threading.current_thread())))
+    quick = parallel_progress.make_progress(10, "quick", delay=3600)
     quick.update(10)
     quick.close()
-    slow = progress_impl.ProgressWidget(10, "slow", delay=0.3)
-    deadline = time.monotonic() + 10
-    while not slow.shown and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert shown == []  # work that ends within the delay shows nothing
+    slow = parallel_progress.make_progress(10, "slow", delay=0)
+    slow.update(4)
+    slow.update(6)
     slow.close()
-    assert shown == [slow]
+    assert len(shown) == 1
+    bundle, thread = shown[0]
+    assert thread is threading.current_thread()  # no timer thread: the cell's own
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_one_progress_implementation():
+    parallel_progress = importlib.import_module("clusterkit.parallel.progress")
+    assert not hasattr(parallel_progress, "TextProgress") and not hasattr(parallel_progress, "Tally")
+    assert not hasattr(progress_impl, "progress_bar")
 
 
 # -- URLs and plot names ---------------------------------------------------------------------
@@ -166,7 +179,7 @@ def _fake_session(record_id: str | None = "abc123", address: str = "tcp://127.0.
 def no_server(monkeypatch):
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
     monkeypatch.delenv("CLUSTERKIT_JUPYTER_BASE_URL", raising=False)
-    monkeypatch.setattr(dashboard_urls, "_parent_server", lambda: None)
+    monkeypatch.setattr(links, "parent_server", lambda: None)
 
 
 def test_dashboard_url_is_direct_without_a_jupyter_server(no_server):
@@ -182,22 +195,20 @@ def test_dashboard_url_on_jupyterhub_uses_the_service_prefix_and_cluster_route(n
 
 def test_dashboard_url_from_the_parent_server(no_server, monkeypatch):
     server = {"pid": 1, "base_url": "/lab-base/", "url": "http://127.0.0.1:1/lab-base/"}
-    monkeypatch.setattr(dashboard_urls, "_parent_server", lambda: server)
+    monkeypatch.setattr(links, "parent_server", lambda: server)
     monkeypatch.setattr(dashboard_urls, "_server_has_clusterkit_route", lambda url: True)
     assert dashboard_urls.dashboard_url(_fake_session()) == "/lab-base/clusterkit/dashboard/abc123/status"
-    # Without clusterkit's server extension: jupyter-server-proxy, loopback only.
+    # Without clusterkit's server extension: Dask's direct link, never jupyter-server-proxy's /proxy/<port>.
     monkeypatch.setattr(dashboard_urls, "_server_has_clusterkit_route", lambda url: False)
-    assert dashboard_urls.dashboard_url(_fake_session()) == "/lab-base/proxy/9999/status"
-    remote = _fake_session(address="tcp://10.0.0.5:8786")
-    assert dashboard_urls.proxied_url(remote, "status") is None
+    assert dashboard_urls.dashboard_url(_fake_session()) == "http://127.0.0.1:9999/status"
 
 
-def test_bare_address_sessions_use_jupyter_server_proxy_for_loopback_only(no_server, monkeypatch):
+def test_bare_address_sessions_never_use_the_generic_proxy_route(no_server, monkeypatch):
     monkeypatch.setenv("CLUSTERKIT_JUPYTER_BASE_URL", "/")
-    assert dashboard_urls.proxied_url(_fake_session(record_id=None), "status") == "/proxy/9999/status"
-    remote = _fake_session(record_id=None, address="tcp://10.0.0.5:8786")
-    assert dashboard_urls.proxied_url(remote, "status") is None
-    assert dashboard_urls.dashboard_url(remote) == "http://127.0.0.1:9999/status"
+    assert dashboard_urls.proxied_url(_fake_session(record_id=None), "status") is None
+    assert dashboard_urls.dashboard_url(_fake_session(record_id=None)) == "http://127.0.0.1:9999/status"
+    with pytest.raises(ClusterkitError, match="Refusing dashboard path"):
+        dashboard_urls.proxied_url(_fake_session(), "../../../files/x.html")
 
 
 def test_plot_names_come_from_paths():

@@ -11,6 +11,11 @@ function render({ model, el }) {
   bar.append(title, link);
   const frame = document.createElement("iframe");
   frame.className = "ck-frame-iframe";
+  // Dask's page runs in an opaque origin: scripts (Bokeh), popups (its tap
+  // tools open info pages) and downloads (the save tool), never Jupyter's
+  // origin. The proxy's CSP says the same ("sandbox ..."); see the README.
+  frame.setAttribute("sandbox", "allow-scripts allow-popups allow-downloads");
+  frame.referrerPolicy = "no-referrer";
   frame.addEventListener("load", () => { el.dataset.loaded = "true"; });
   el.append(bar, frame);
   const update = () => {

@@ -1,0 +1,146 @@
+"""Dashboard URLs through the Jupyter server, and which dashboard paths are allowed at all.
+
+One place builds every link to a cluster's Dask dashboard, so the widgets (in
+the kernel) and the server extension (which proxies the dashboard) agree:
+
+* ``<base_url>clusterkit/dashboard/<record id>/<path>`` is the only route used;
+  clusterkit never sends browsers to jupyter-server-proxy's generic
+  ``<base_url>proxy/<port>/`` route (it would reach any loopback port).
+* ``<base_url>`` is ``$CLUSTERKIT_JUPYTER_BASE_URL``, else
+  ``$JUPYTERHUB_SERVICE_PREFIX`` (JupyterHub, Binder), else the ``base_url``
+  of the Jupyter server that started this kernel.
+* ``<path>`` must be one of Dask's own scheduler dashboard paths
+  (:func:`check_dashboard_path`): no ``..``, no ``//``, nothing that resolves
+  outside ``clusterkit/dashboard/<id>/``. A plot list that names
+  ``../../../files/x.html`` is refused, not followed.
+
+This module needs only the standard library (and ``jupyter_core`` when it is
+installed), so the server, the kernel and the CLI can all use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import urllib.parse
+from typing import Any
+
+from clusterkit.errors import ClusterkitError
+
+__all__ = [
+    "DASHBOARD_ROUTE",
+    "check_dashboard_path",
+    "dashboard_url",
+    "jupyter_base_url",
+    "parent_server",
+    "proxied_dashboard_url",
+]
+
+#: The server extension's dashboard route, relative to the base URL.
+DASHBOARD_ROUTE = "clusterkit/dashboard"
+
+# Dask's scheduler dashboard (distributed.dashboard.scheduler and the default
+# ``distributed.scheduler.http.routes``): Bokeh documents (and their ``/ws``
+# sockets and ``/autoload.js``), Bokeh's and Dask's static files, the info,
+# JSON and health pages. Dask's own worker proxy (``proxy/<port>/<host>/``) and
+# anything else are not dashboard pages and are never proxied.
+_DOCUMENT = (
+    r"(?:status|workers|tasks|system|profile|profile-server|graph|groups|gpu|hardware|shuffle|stealing"
+    r"|exceptions|events|counters|individual-[a-z0-9]+(?:-[a-z0-9]+)*)"
+)
+_DASHBOARD_PATH = re.compile(
+    rf"^(?:{_DOCUMENT}(?:/|/ws|/autoload\.js)?"
+    r"|static/.+|statics/.+"
+    r"|info/?|info/.+\.html"
+    r"|json/.+\.(?:json|html)"
+    r"|individual-plots\.json|sitemap\.json|eventstream|health|metrics"
+    r"|)$"
+)
+# Characters a dashboard path never needs; several change how browsers or
+# servers resolve a path (``\`` is ``/`` to browsers, ``%2e%2e`` is ``..``).
+_FORBIDDEN = re.compile(r"[\\%?#\x00-\x1f\x7f]")
+
+
+def check_dashboard_path(path: str) -> str:
+    """``path`` relative to a dashboard root, if it is one of Dask's dashboard paths.
+
+    A single leading ``/`` is dropped (``/individual-task-stream`` as
+    ``individual-plots.json`` lists it). Raises :class:`ClusterkitError` for
+    anything else: dot segments, empty segments, backslashes, ``%``, ``?``,
+    ``#``, control characters, or a path that is not a Dask dashboard page.
+
+    >>> check_dashboard_path("/individual-task-stream")
+    'individual-task-stream'
+    """
+    if not isinstance(path, str):
+        raise ClusterkitError(f"A dashboard path must be a string, not {type(path).__name__}.")
+    relative = path[1:] if path.startswith("/") else path
+    segments = relative.split("/")
+    bad_segment = any(s in (".", "..") for s in segments) or "" in segments[:-1]
+    if bad_segment or _FORBIDDEN.search(relative) or len(relative) > 2048:
+        raise ClusterkitError(
+            f"Refusing dashboard path {path[:200]!r}: it could leave the cluster's dashboard "
+            "(dot or empty segments, backslashes, '%', '?', '#' and control characters are not allowed)."
+        )
+    if not _DASHBOARD_PATH.match(relative):
+        raise ClusterkitError(
+            f"Refusing dashboard path {path[:200]!r}: it is not one of Dask's dashboard pages "
+            "(status, individual-*, info/..., json/..., static files)."
+        )
+    return relative
+
+
+# -- which Jupyter server are we behind? ------------------------------------------------------
+def parent_server() -> dict[str, Any] | None:
+    """The running Jupyter server that started this process (a kernel), if any.
+
+    Reads the ``jpserver-<pid>.json`` files in Jupyter's runtime folder, as
+    ``jupyter_server.serverapp.list_running_servers`` does, without importing the
+    server (seconds on a busy machine).
+    """
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+    except ImportError:
+        return None
+    path = pathlib.Path(jupyter_runtime_dir()) / f"jpserver-{os.getppid()}.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("pid") == os.getppid() else None
+
+
+def jupyter_base_url() -> str | None:
+    """The base URL browsers use to reach our Jupyter server, or ``None`` if there is none.
+
+    ``CLUSTERKIT_JUPYTER_BASE_URL`` overrides it (for setups this cannot detect);
+    ``JUPYTERHUB_SERVICE_PREFIX`` is the hub's (and Binder's) prefix.
+    """
+    for variable in ("CLUSTERKIT_JUPYTER_BASE_URL", "JUPYTERHUB_SERVICE_PREFIX"):
+        value = os.environ.get(variable)
+        if value:
+            return value if value.endswith("/") else value + "/"
+    server = parent_server()
+    if server is None:
+        return None
+    base = str(server.get("base_url") or "/")
+    return base if base.endswith("/") else base + "/"
+
+
+def dashboard_url(base_url: str, cluster_id: str, path: str = "") -> str:
+    """``<base_url>clusterkit/dashboard/<cluster_id>/<path>``, the path checked first.
+
+    >>> dashboard_url("/user/ada/", "3fa2c1d04e9b", "/individual-task-stream")
+    '/user/ada/clusterkit/dashboard/3fa2c1d04e9b/individual-task-stream'
+    """
+    relative = check_dashboard_path(path)
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    return f"{base}{DASHBOARD_ROUTE}/{urllib.parse.quote(cluster_id, safe='')}/{relative}"
+
+
+def proxied_dashboard_url(cluster_id: str, path: str = "") -> str | None:
+    """:func:`dashboard_url` behind this kernel's Jupyter server, or ``None`` if there is none."""
+    base = jupyter_base_url()
+    return None if base is None else dashboard_url(base, cluster_id, path)

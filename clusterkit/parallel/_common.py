@@ -1,0 +1,140 @@
+"""What tasks, map batches and actors share, below all of them: shipping functions,
+checking Ray-style options, and submitting one task so that it starts on the first
+free worker thread.
+
+Nothing here imports another module of :mod:`clusterkit.parallel`.
+
+Why :func:`submit` and not ``Client.submit``
+--------------------------------------------
+Dask's scheduler *queues* a task until a worker thread is free only when it
+counts the task as "root-ish": part of a group much larger than the cluster.
+A handful of ``f.remote()`` calls never is, so the scheduler assigns each one to
+a worker at once, by its estimate of each worker's backlog, and with
+``worker-saturation`` 1.1 a single-thread worker accepts two tasks. A short task
+could then wait behind a long one while the other worker sat idle. Dask lets a
+task declare itself root-ish (``Task(..., _data_producer=True)``, what its own
+data-loading tasks do); :func:`submit` builds the task that way, so Dask's queue
+holds it until a thread is free. The scheduler still places every task, and the
+dashboard and task stream see each one as usual. :mod:`._runtime` sets the
+cluster's ``worker-saturation`` to 1.0 so that a free thread means an idle one.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+__all__ = [
+    "ACTOR_OPTIONS",
+    "TASK_OPTIONS",
+    "check_options",
+    "dumps",
+    "label",
+    "load_function",
+    "submit",
+]
+
+TASK_OPTIONS = frozenset({"num_cpus", "max_retries", "retry_exceptions", "name", "resources"})
+ACTOR_OPTIONS = frozenset({"num_cpus", "max_restarts", "max_task_retries", "name", "resources"})
+
+
+# -- functions and values on the wire ------------------------------------------------------
+_function_cache: dict[bytes, Callable[..., Any]] = {}
+
+
+def load_function(blob: bytes) -> Callable[..., Any]:
+    """A function pickled with cloudpickle, unpickled once per worker process (small cache)."""
+    fn = _function_cache.get(blob)
+    if fn is None:
+        fn = cloudpickle.loads(blob)
+        if len(_function_cache) >= 16:
+            _function_cache.clear()
+        _function_cache[blob] = fn
+    return fn
+
+
+def dumps(value: Any) -> bytes:
+    """Pickle ``value`` (protocol 5); cloudpickle for what plain pickle refuses (lambdas)."""
+    try:
+        return pickle.dumps(value, protocol=5)
+    except Exception:  # lambdas, local classes, ...: cloudpickle's output loads with pickle
+        return cloudpickle.dumps(value, protocol=5)
+
+
+def label(fn: Callable[..., Any]) -> str:
+    """A name for ``fn`` fit for a Dask key (the prefix the dashboard shows)."""
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "function"
+
+
+# -- options ---------------------------------------------------------------------------------
+def check_options(options: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    """Raise ``TypeError``/``ValueError`` (one line) for unknown or malformed Ray-style options."""
+    unknown = set(options) - allowed
+    if unknown:
+        raise TypeError(
+            f"Unknown option(s) for {what}: {', '.join(sorted(unknown))}. Allowed: {', '.join(sorted(allowed))}."
+        )
+    num_cpus = options.get("num_cpus")
+    if num_cpus is not None and (not isinstance(num_cpus, int | float) or num_cpus < 0):
+        raise ValueError(f"num_cpus must be a non-negative number, not {num_cpus!r}.")
+    for key in ("max_retries", "max_restarts", "max_task_retries"):
+        value = options.get(key)
+        if value is not None and (not isinstance(value, int) or value < -1):
+            raise ValueError(f"{key} must be an integer >= -1 (-1 means unlimited), not {value!r}.")
+    retry = options.get("retry_exceptions")
+    if retry is not None and not isinstance(retry, bool):
+        types = tuple(retry) if isinstance(retry, list | tuple) else None
+        if not types or not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+            raise ValueError("retry_exceptions must be True, False or a list of exception classes.")
+
+
+# -- submitting --------------------------------------------------------------------------------
+_fast_path: bool | None = None
+
+
+def _build(key: str, func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, Any]:
+    from dask._expr import LLGExpr
+    from dask._task_spec import Task, parse_input
+    from distributed.spans import SpanMetadata
+
+    task = Task(key, func, *(parse_input(a) for a in args), _data_producer=True)
+    return LLGExpr({key: task}), SpanMetadata(collections=[{"type": "Future"}])
+
+
+def submit(
+    client: Any,
+    func: Callable[..., Any],
+    *args: Any,
+    key: str,
+    priority: int = 0,
+    resources: dict[str, float] | None = None,
+) -> Any:
+    """``client.submit(func, *args, key=key, pure=False, ...)`` as a queued (root-ish) task.
+
+    Returns the ``distributed.Future``. Falls back to ``client.submit`` on a Dask
+    without ``Task(..., _data_producer=...)``; tasks with ``resources`` are never
+    queued by Dask (it assigns them to a worker holding the resource at once).
+    """
+    global _fast_path
+    if _fast_path is not False:
+        try:
+            expr, span = _build(key, func, args)
+            if key in client.futures:  # as client.submit: an existing key is reused
+                from distributed import Future
+
+                return Future(key, client)
+            futures = client._graph_to_futures(
+                expr, [key], span_metadata=span, internal_priority={key: 0},
+                user_priority=priority, resources=resources,
+            )
+            _fast_path = True
+            return futures[key]
+        except (ImportError, TypeError, AttributeError):
+            if _fast_path:
+                raise
+            _fast_path = False
+    return client.submit(func, *args, key=key, pure=False, priority=priority, resources=resources)

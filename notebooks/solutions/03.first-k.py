@@ -1,0 +1,3 @@
+def first_k(refs, k):
+    ready, _ = ck.wait(refs, num_returns=k)
+    return ck.get(ready)
