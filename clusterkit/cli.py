@@ -47,7 +47,7 @@ def _up(args: argparse.Namespace) -> int:
 
 def _ls(args: argparse.Namespace) -> int:
     from clusterkit.backends.gateway import gateway_records
-    from clusterkit.magics import format_table
+    from clusterkit.listing import format_table
 
     registry.prune()
     records, note = gateway_records(registry.list_records())  # + this user's Dask Gateway clusters
