@@ -134,3 +134,17 @@ def cluster() -> Iterator[object]:
         yield session
     finally:
         session.stop()
+
+
+@pytest.fixture(scope="session")
+def shell():
+    """One real IPython shell with ``%load_ext clusterkit`` for every test that runs magics.
+
+    IPython's test shell is a process-wide singleton: ``start_ipython`` returns ``None``
+    when called a second time, so every test module must share this one.
+    """
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()  # starts IPython's test shell the first time, reuses it after
+    ip.run_line_magic("load_ext", "clusterkit")
+    return ip

@@ -14,15 +14,6 @@ from IPython.core.error import UsageError
 from clusterkit import magics, registry
 
 
-@pytest.fixture(scope="module")
-def shell():
-    from IPython.testing.globalipapp import start_ipython
-
-    ip = start_ipython()
-    ip.run_line_magic("load_ext", "clusterkit")
-    return ip
-
-
 def run(shell, line: str, cell: str | None = None) -> tuple[str, BaseException | None]:
     """Run a magic as a user would (through run_cell) and return what they see."""
     source = f"%%cluster {line}\n{cell}" if cell is not None else f"%cluster {line}"

@@ -308,11 +308,13 @@ def _sleep_then(seconds: float, value: Any) -> Any:
     return value
 
 
-def _racers(slow: float, fast_count: int) -> tuple[list[Any], list[bool], list[float]]:
+def _racers(slow: float, fast_count: int, slow_within: int = 0) -> tuple[list[Any], list[bool], list[float]]:
     """``fast_count`` fast tasks and (threads - 1) slow ones, all started at once, in random positions.
 
     The fast ones are submitted first, so there is always a free thread for them
     however the scheduler orders the rest. Values are random numbers with fractions.
+    With ``slow_within=k``, one slow task sits among the first ``k`` positions, so
+    "the first k in the list" is never "the first k to finish".
     """
     import clusterkit as ck
 
@@ -325,6 +327,10 @@ def _racers(slow: float, fast_count: int) -> tuple[list[Any], list[bool], list[f
     futures = [task.remote(0.05 if fast else slow, value) for fast, value in zip(kinds, values, strict=True)]
     order = list(range(len(kinds)))
     rng.shuffle(order)
+    if slow_within:
+        first_slow = next(p for p, i in enumerate(order) if not kinds[i])
+        target = rng.randrange(min(slow_within, len(order)))
+        order[first_slow], order[target] = order[target], order[first_slow]
     return [futures[i] for i in order], [kinds[i] for i in order], [values[i] for i in order]
 
 
@@ -336,7 +342,7 @@ def _first_k(first_k: Callable[..., Any]) -> str:
     rng = _rng()
     k = rng.randint(2, 3)
     slow = 3.0
-    refs, fast, values = _racers(slow, k + rng.randint(0, 1))
+    refs, fast, values = _racers(slow, k + rng.randint(0, 1), slow_within=k)
     try:
         start = time.perf_counter()
         got = call_with_timeout(first_k, refs, k, timeout=environment.time_window(2 * slow))
@@ -700,8 +706,7 @@ def _retries(make_reliable: Callable[[Callable[..., Any]], Any]) -> str:
 
     import clusterkit as ck
 
-    rng = _rng()
-    failures, token = rng.randint(1, 3), uuid.uuid4().hex[:8]
+    failures, token = 3, uuid.uuid4().hex[:8]  # "up to 3 retries": the last attempt must be allowed
     with tempfile.TemporaryDirectory() as folder:
         path = str(pathlib.Path(folder) / "attempts")
         reliable = make_reliable(_flaky)

@@ -74,8 +74,8 @@ print("workers now:", teach.worker_addresses(session))
 # ### Exercise 1: make a flaky task reliable
 #
 # `make_reliable(fn)` should return a remote version of `fn` that retries failures up to 3
-# times. The grader gives it a function that fails twice with `ConnectionError`, then
-# succeeds.
+# times. The grader gives it a function that fails three times with `ConnectionError`, then
+# succeeds (and returns a token that changes on every run).
 
 # %% exercise
 def make_reliable(fn):

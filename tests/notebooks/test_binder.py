@@ -107,11 +107,16 @@ def _environment_packages(environment: pathlib.Path) -> list[str]:
 
 
 class SessionMemory:
-    """Peak summed PSS of every process whose environment names ``runtime_dir`` (sampled in a thread)."""
+    """Peak summed PSS (and RSS) of the session's processes, sampled in a thread.
+
+    The session is every process whose environment names ``runtime_dir``, except the
+    nbclient runners of this test (``execute.py``), which stand in for the browser.
+    """
 
     def __init__(self, runtime_dir: str) -> None:
         self.runtime_dir = runtime_dir
         self.peak = 0
+        self.peak_rss = 0
         self.peak_processes: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="binder-memory", daemon=True)
@@ -127,17 +132,21 @@ class SessionMemory:
     def _sample(self) -> None:
         me = os.getpid()
         while not self._stop.wait(0.5):
-            total, parts = 0, {}
+            total, rss, parts = 0, 0, {}
             for process in psutil.process_iter(["pid", "name"]):
                 try:
                     if process.pid == me or process.environ().get("JUPYTER_RUNTIME_DIR") != self.runtime_dir:
                         continue
-                    pss = process.memory_full_info().pss
-                    label = " ".join(process.cmdline()[:4])[:80]
+                    command = " ".join(process.cmdline())
+                    if "execute.py" in command:
+                        continue
+                    info = process.memory_full_info()
                 except psutil.Error:
                     continue
-                total += pss
-                parts[f"{process.pid} {label}"] = pss
+                total += info.pss
+                rss += info.rss
+                parts[f"{process.pid} {command[-70:]}"] = info.pss
+            self.peak_rss = max(self.peak_rss, rss)
             if total > self.peak:
                 self.peak, self.peak_processes = total, parts
 
@@ -278,13 +287,17 @@ def test_binder_launch(tmp_path: pathlib.Path) -> None:
     finally:
         log.close()
         subprocess.run(["timeout", "60", "clusterkit", "down", "--all"], cwd=repo, env=env, capture_output=True)
-    top = sorted(memory.peak_processes.items(), key=lambda item: -item[1])
-    report = {"peak_pss_MB": round(memory.peak / 1e6), "build_seconds": round(build_seconds),
-              "processes_at_peak": {name: round(pss / 1e6) for name, pss in top}}
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    (ROOT / "test-artifacts" / "binder-memory.json").write_text(json.dumps(report, indent=1))
-    print(f"binder build {build_seconds:.0f} s; session peak memory (PSS, server + daemon + scheduler + workers + "
-          f"kernels of 00 and 05): {memory.peak / 1e6:.0f} MB")
+        # The measurement is reported whatever failed above (it is the number Binder cares about).
+        top = sorted(memory.peak_processes.items(), key=lambda item: -item[1])
+        report = {"peak_pss_MB": round(memory.peak / 1e6), "peak_rss_sum_MB": round(memory.peak_rss / 1e6),
+                  "build_seconds": round(build_seconds),
+                  "load_average": os.getloadavg(),
+                  "processes_at_peak": {name: round(pss / 1e6) for name, pss in top}}
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        (ROOT / "test-artifacts" / "binder-memory.json").write_text(json.dumps(report, indent=1))
+        print(f"binder build {build_seconds:.0f} s; session peak memory (PSS, server + daemon + scheduler + "
+              f"workers + kernels of 00 and 05): {memory.peak / 1e6:.0f} MB (RSS summed: "
+              f"{memory.peak_rss / 1e6:.0f} MB)")
     assert memory.peak > 0, "no process of the session was measured"
     assert memory.peak < MEMORY_BUDGET, f"the Binder session peaked at {memory.peak / 1e6:.0f} MB: {report}"
 

@@ -50,7 +50,7 @@ def test_numbers_derived_from_the_essay_are_computed_right() -> None:
     assert round(six_years / 1e6, 1) == 2.4 and "**2.4 million** times higher" in text
     assert round(1.15 ** (72 / 18), 2) == 1.75 and "1.75 times faster" in text
     assert round(2 ** (18 / 3.4)) == 39 and "nearly 40x every 18 months" in text
-    assert round(2**17) == 131_072  # "over 130,000 configurations"
+    assert 2**17 > 130_000  # "over 130,000 configurations"
     assert round(128_000 / 256) == 500
 
 

@@ -12,6 +12,7 @@ def growth(doubling_months, months):
 def growth(doubling_months, months):
     return 2 ** (doubling_months / months)
 # %% right 00.growth
+# exp and log instead of **
 import math
 def growth(doubling_months, months):
     return math.exp(math.log(2) * months / doubling_months)
@@ -30,6 +31,7 @@ def parallel_squares(xs):
 def parallel_squares(xs):
     return [0, 1, 4, 9, 16, 25, 36, 49]
 # %% right 00.parallel-squares
+# remote tasks instead of ck.map
 def parallel_squares(xs):
     f = ck.remote(slow_square)
     return ck.get([f.remote(x) for x in xs])

@@ -16,6 +16,7 @@ def launch_then_get(xs):
 def launch_then_get(xs):
     return ck.map(slow_inc.__wrapped__, xs)
 # %% right 01.launch-then-get
+# futures fetched one by one after all were launched
 def launch_then_get(xs):
     return [f.result() for f in [slow_inc.remote(x) for x in xs]]
 # %% wrong 01.distinct-rolls
@@ -28,4 +29,5 @@ rolls = client.scatter([random.random() for _ in range(5)])
 # distinct keys, but hard-coded values
 rolls = [client.submit(lambda v: v, v) for v in (0.1, 0.2, 0.3, 0.4, 0.5)]
 # %% right 01.distinct-rolls
+# explicit unique keys instead of pure=False
 rolls = [client.submit(noisy_measurement, key=f"noisy_measurement-{i}-{random.random()}") for i in range(5)]

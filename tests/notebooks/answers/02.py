@@ -19,6 +19,7 @@ def tree_sum(refs, add):
         refs = paired + ([refs[-1]] if len(refs) % 2 else [])
     return add.remote(sum(values) - 0.0, 0.0)
 # %% right 02.tree-sum
+# level by level, the odd one carried within the loop
 def tree_sum(refs, add):
     level = list(refs)
     while len(level) > 1:
@@ -42,6 +43,7 @@ def score_all(model, chunks):
 def score_all(model, chunks):
     return ck.get([score.remote(client.scatter(model), chunk) for chunk in chunks])
 # %% right 02.pass-by-reference
+# scatter without broadcast: each worker fetches it at most once
 def score_all(model, chunks):
     [ref] = client.scatter([model])
     return ck.get([score.remote(ref, chunk) for chunk in chunks])

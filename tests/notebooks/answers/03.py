@@ -12,6 +12,7 @@ def first_k(refs, k):
 def first_k(refs, k):
     return ck.get(refs[:k])
 # %% right 03.first-k
+# as_completed, stopping after k
 def first_k(refs, k):
     out = []
     for ref in ck.as_completed(refs):
@@ -34,6 +35,7 @@ def within_deadline(refs, seconds):
     ck.cancel(pending)
     return ck.get(ready)
 # %% right 03.deadline
+# cancels one by one, fetches one by one
 def within_deadline(refs, seconds):
     ready, pending = ck.wait(refs, num_returns=len(refs), timeout=seconds)
     for ref in pending:

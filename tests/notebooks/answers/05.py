@@ -58,3 +58,14 @@ def run_training(ps, gradient, steps):
         w = ck.get(ps.pull.remote())
         g1, g2 = ck.get([gradient.remote(w, 2 * step), gradient.remote(w, 2 * step + 1)])
         ck.get(ps.push.remote((g1 + g2) / 2))
+# %% right 05.counter
+# an actor with more state than asked for, and value() as a property-like method
+@ck.remote
+class Counter:
+    def __init__(self):
+        self.history = []
+    def add(self, n):
+        self.history.append(n)
+        return sum(self.history)
+    def value(self):
+        return sum(self.history)

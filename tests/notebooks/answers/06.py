@@ -8,6 +8,7 @@ def es_update(weights, noises, rewards, sigma, alpha):
     r = np.asarray(rewards)
     return weights + alpha / len(r) * (np.asarray(noises).T @ (r - r.mean()))
 # %% right 06.es-update
+# the sum written as a loop
 def es_update(weights, noises, rewards, sigma, alpha):
     adv = np.asarray(rewards, dtype=float) - np.mean(rewards)
     step = sum(a * e for a, e in zip(adv, noises))
@@ -26,8 +27,8 @@ def collect(simulators, weights, seeds, sigma):
     ck.get([sim.rollout.remote(weights, seeds[0], sigma) for sim in simulators[:2]])
     return [ck.get(sims[0].rollout.remote(weights, s, sigma)) for s in seeds]
 # %% right 06.parallel-rollouts
+# futures stored by position, fetched one by one
 def collect(simulators, weights, seeds, sigma):
-    chunks = {i: [] for i in range(len(simulators))}
     futures = [None] * len(seeds)
     for i, s in enumerate(seeds):
         futures[i] = simulators[i % len(simulators)].rollout.remote(weights, s, sigma)

@@ -26,6 +26,7 @@ class _KernelRetry:
 def make_reliable(fn):
     return _KernelRetry(fn)
 # %% right 07.retries
+# retry any exception
 def make_reliable(fn):
     return ck.remote(max_retries=3, retry_exceptions=True)(fn)
 # %% wrong 07.checkpoint
@@ -65,3 +66,16 @@ class Accumulator:
         return self.last
     def __restore__(self, state):
         self.total = state
+# %% right 07.checkpoint
+# a checkpoint holding a dict
+@ck.remote(max_restarts=2)
+class Accumulator:
+    def __init__(self):
+        self.total = 0
+    def add(self, x):
+        self.total += x
+        return self.total
+    def __checkpoint__(self):
+        return {"total": self.total}
+    def __restore__(self, state):
+        self.total = state["total"]

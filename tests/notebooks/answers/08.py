@@ -14,6 +14,7 @@ def sum_of_squares(xs):
     squares = [x * x for x in xs]
     return sum(ck.get([ck.remote(sum).remote(squares[i:i + 1000]) for i in range(0, len(squares), 1000)]))
 # %% right 08.batched
+# ck.map batches by itself
 def sum_of_squares(xs):
     return sum(ck.map(tiny, xs))
 # %% right 08.batched

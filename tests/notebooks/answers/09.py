@@ -92,3 +92,33 @@ def actor_class(cls):
         def remote(*args):
             return _Fresh(cls, args)
     return ActorClass
+# %% right 09.wait
+# polling done() with a short sleep instead of distributed.wait
+def wait(refs, num_returns=1, timeout=None):
+    refs = list(refs)
+    start = time.monotonic()
+    while sum(r.done() for r in refs) < num_returns:
+        if timeout is not None and time.monotonic() - start >= timeout:
+            break
+        time.sleep(0.01)
+    ready = [r for r in refs if r.done()][:num_returns]
+    return ready, [r for r in refs if all(r is not x for x in ready)]
+# %% right 09.actor
+# methods forwarded with functools.partial
+import functools
+class _Method:
+    def __init__(self, proxy, name):
+        self.remote = functools.partial(lambda proxy, name, *a: getattr(proxy, name)(*a), proxy, name)
+class _Handle:
+    def __init__(self, proxy):
+        self._proxy = proxy
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Method(self._proxy, name)
+def actor_class(cls):
+    class ActorClass:
+        @staticmethod
+        def remote(*args):
+            return _Handle(client.submit(cls, *args, actor=True, pure=False).result())
+    return ActorClass
