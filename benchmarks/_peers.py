@@ -5,18 +5,35 @@ from __future__ import annotations
 import importlib.util
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 
 def available(module: str) -> bool:
-    """Whether an optional peer (ray, ipyparallel) is installed; prints a note when not."""
+    """Whether a peer (ray, ipyparallel) is installed; says so loudly when not.
+
+    The peers are in the ``bench`` extra (``pip install -e .[bench]``): a run without
+    them prints an ``error`` record, so a table missing a peer is never mistaken
+    for a complete one.
+    """
     if importlib.util.find_spec(module) is None:
-        print(f"# {module} is not installed: skipped (pip install {module} to compare)", file=sys.stderr)
+        emit(bench="peer", contender=module, error=f"{module} is not installed: pip install -e .[bench]")
         return False
     return True
+
+
+def start_ray() -> Any:
+    """``ray`` started with 2 CPUs on loopback only (no dashboard), as the peer of a 2-thread cluster."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    return ray
+
+
+def peer_failed(bench: str, contender: str, exc: BaseException) -> None:
+    """Record that a peer could not run (e.g. Ray timing out at start on a loaded machine)."""
+    emit(bench=bench, contender=contender, error=f"{type(exc).__name__}: {exc}"[:300])
 
 
 def emit(**record: Any) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 
 Run: ``.venv/bin/python -m benchmarks.bench_map [--sizes 10000,100000,1000000] [--repeat 3]``
 Prints one JSON line per measurement, then a ratio table per size (items per second).
-All contenders run in the same process on the same 2-worker x 1-thread cluster.
+The Dask contenders share one 2-worker x 1-thread cluster; Ray (2 CPUs, the items
+split by hand into one task per worker) and ipyparallel (2 engines, DirectView.map)
+run after it, one at a time, in the same run (``pip install -e .[bench]``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import multiprocessing
 import pickle
 
-from benchmarks._peers import available, best_of, emit, median, ratio_table
+from benchmarks._peers import available, best_of, emit, median, peer_failed, ratio_table, start_ray
 
 
 def noop(x):
@@ -36,6 +38,7 @@ def main() -> None:
 
     import clusterkit as ck
 
+    tables: dict[int, list[tuple[str, float]]] = {}
     session = ck.start(n_workers=2, threads_per_worker=1, memory_limit="2GiB")
     client = session.client
     pool = multiprocessing.get_context("spawn").Pool(2)
@@ -52,6 +55,7 @@ def main() -> None:
                 rows.append((name, n / seconds))
 
             measure("clusterkit ck.map(list)", lambda: ck.map(noop, data, progress=False))
+            measure("clusterkit ck.map(generator)", lambda: ck.map(noop, (x for x in data), progress=False))
             measure("clusterkit ck.map(range)", lambda: ck.map(noop, range(n), progress=False))
             measure("multiprocessing.Pool(2).map", lambda: pool.map(noop, data))
             chunks = [data[: n // 2], data[n // 2 :]]
@@ -62,14 +66,49 @@ def main() -> None:
                 for x in pickle.loads(b)])
             if n <= 10_000:
                 measure("dask client.map per item", lambda: client.gather(client.map(noop, data, pure=False)), 1)
-            if available("ray"):
-                emit(bench="map", items=n, contender="ray", note="ray comparison not wired on this machine")
-            if available("ipyparallel"):
-                emit(bench="map", items=n, contender="ipyparallel", note="not wired on this machine")
-            ratio_table(f"map of {n} no-op items", rows, "items/s", "clusterkit ck.map(list)", True)
+            tables[n] = rows
     finally:
         pool.terminate()
         session.stop()
+    _peers_map(sizes, args.repeat, tables)
+    for n, rows in tables.items():
+        ratio_table(f"map of {n} no-op items", rows, "items/s", "clusterkit ck.map(list)", True)
+
+
+def _peers_map(sizes: list[int], repeat: int, tables: dict[int, list[tuple[str, float]]]) -> None:
+    """Ray (one task per worker, split by hand) and ipyparallel DirectView, one after the other."""
+    if available("ray"):
+        try:
+            ray = start_ray()
+        except Exception as exc:
+            peer_failed("map", "ray", exc)
+            ray = None
+        try:
+            chunk = ray.remote(_chunk_list) if ray is not None else None
+            if ray is not None:
+                ray.get([chunk.remote([1]), chunk.remote([2])])  # warm up both workers
+            for n in sizes if ray is not None else []:
+                data = list(range(n))
+                seconds = median(best_of(lambda: [
+                    x for part in ray.get([chunk.remote(data[: n // 2]), chunk.remote(data[n // 2 :])])
+                    for x in part], repeat))
+                emit(bench="map", items=n, contender="ray 2 hand chunks", seconds=seconds, items_per_s=n / seconds)
+                tables[n].append(("ray 2 hand chunks", n / seconds))
+        finally:
+            if ray is not None:
+                ray.shutdown()
+    if available("ipyparallel"):
+        import ipyparallel as ipp
+
+        with ipp.Cluster(n=2, log_level=40, controller_ip="127.0.0.1") as rc:
+            view = rc[:]
+            view.map_sync(noop, range(10))
+            for n in sizes:
+                data = list(range(n))
+                seconds = median(best_of(lambda: view.map_sync(noop, data), repeat))
+                emit(bench="map", items=n, contender="ipyparallel DirectView", seconds=seconds,
+                     items_per_s=n / seconds)
+                tables[n].append(("ipyparallel DirectView", n / seconds))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Round trips: one remote task, one actor call; clusterkit against raw Dask (and Ray if installed).
+"""Round trips: one remote task, one actor call; clusterkit against raw Dask and Ray.
 
 Run: ``.venv/bin/python -m benchmarks.bench_roundtrip [--calls 300]``
-Also measures the idle CPU of the cluster processes with clusterkit's batched-send
+Reports median, p90 and p99 of each, plus the time from submitting two short tasks
+to both done (``ck.map`` against raw ``client.map``). Also measures the idle CPU of the cluster processes with clusterkit's batched-send
 interval (0 ms) against Dask's defaults.
 """
 
@@ -12,7 +13,7 @@ import time
 
 import psutil
 
-from benchmarks._peers import available, emit, median, ratio_table
+from benchmarks._peers import available, emit, median, peer_failed, ratio_table, start_ray
 
 
 def inc(x):
@@ -29,12 +30,35 @@ class Counter:
 
 
 def _timed(fn, calls):
+    """Milliseconds: (median, p90, p99) of ``calls`` calls of ``fn``."""
     times = []
     for _ in range(calls):
         started = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - started)
-    return median(times) * 1000
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+
+    def pct(q):
+        return times[min(len(times) - 1, int(q * len(times)))]
+
+    return median(times), pct(0.9), pct(0.99)
+
+
+def _ray():
+    ray = start_ray()
+    try:
+        remote_inc = ray.remote(inc)
+        ray.get(remote_inc.remote(1))
+        task = _timed(lambda: ray.get(remote_inc.remote(1)), CALLS[0])
+        counter = ray.remote(Counter).remote()
+        ray.get(counter.add.remote(1))
+        actor = _timed(lambda: ray.get(counter.add.remote(1)), CALLS[0])
+    finally:
+        ray.shutdown()
+    return task, actor
+
+
+CALLS = [300]
 
 
 def _idle_cpu(seconds=5.0):
@@ -49,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     args = parser.parse_args()
+    CALLS[0] = args.calls
     import dask
     from distributed import Client, LocalCluster
 
@@ -63,7 +88,9 @@ def main() -> None:
         actor = client.submit(Counter, actor=True).result()
         raw_actor = _timed(lambda: actor.add(1).result(), args.calls)
         raw_idle = _idle_cpu()
-    emit(bench="roundtrip", contender="dask", task_ms=raw_task, actor_ms=raw_actor, idle_cpu_percent=raw_idle)
+        raw_two = _timed(lambda: client.gather(client.map(inc, [1, 2], pure=False)), max(10, args.calls // 10))
+    emit(bench="roundtrip", contender="dask", task_ms=raw_task, actor_ms=raw_actor, idle_cpu_percent=raw_idle,
+         two_tasks_ms=raw_two)
 
     session = ck.start(n_workers=2, threads_per_worker=1)
     try:
@@ -73,17 +100,30 @@ def main() -> None:
         counter = ck.remote(Counter).remote()
         ck_actor = _timed(lambda: ck.get(counter.add.remote(1)), args.calls)
         ck_idle = _idle_cpu()
+        ck_two = _timed(lambda: ck.map(inc, [1, 2], progress=False), max(10, args.calls // 10))
         interval = dask.config.get("clusterkit.parallel.batched-send-interval", "0ms")
     finally:
         session.stop()
     emit(bench="roundtrip", contender="clusterkit", task_ms=ck_task, actor_ms=ck_actor,
-         idle_cpu_percent=ck_idle, batched_send_interval=str(interval))
+         idle_cpu_percent=ck_idle, batched_send_interval=str(interval), two_tasks_ms=ck_two)
+    task_rows = [("clusterkit remote task", ck_task), ("dask submit+result", raw_task)]
+    actor_rows = [("clusterkit actor call", ck_actor), ("dask actor call", raw_actor)]
     if available("ray"):
-        emit(bench="roundtrip", contender="ray", note="not wired on this machine")
-    rows = [("clusterkit remote task", ck_task), ("dask submit+result", raw_task)]
-    ratio_table("remote-task round trip (median)", rows, "ms", "clusterkit remote task", False)
-    rows = [("clusterkit actor call", ck_actor), ("dask actor call", raw_actor)]
-    ratio_table("actor-call round trip (median)", rows, "ms", "clusterkit actor call", False)
+        try:
+            ray_task, ray_actor = _ray()
+        except Exception as exc:
+            peer_failed("roundtrip", "ray", exc)
+        else:
+            emit(bench="roundtrip", contender="ray", task_ms=ray_task, actor_ms=ray_actor)
+            task_rows.append(("ray task", ray_task))
+            actor_rows.append(("ray actor call", ray_actor))
+    for i, name in enumerate(("median", "p90", "p99")):
+        ratio_table(f"remote-task round trip ({name})", [(n, v[i]) for n, v in task_rows], "ms",
+                    "clusterkit remote task", False)
+        ratio_table(f"actor-call round trip ({name})", [(n, v[i]) for n, v in actor_rows], "ms",
+                    "clusterkit actor call", False)
+    ratio_table("two short tasks, submit to done (median)", [("clusterkit ck.map", ck_two[0]),
+                ("dask client.map+gather", raw_two[0])], "ms", "clusterkit ck.map", False)
     rows = [("clusterkit idle", ck_idle), ("dask idle", raw_idle)]
     ratio_table("idle CPU of client+scheduler+workers", rows, "% of one core", "clusterkit idle", False)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import struct
 import sys
 import urllib.parse
@@ -35,8 +36,18 @@ OPERATIONS = ("scale", "adapt", "stop")
 _MAX_REPLY_BYTES = 1 << 20
 
 
-async def send_async(record: registry.ClusterRecord, op: str, **arguments: Any) -> None:
-    """Deliver one request to the owner of ``record`` (asyncio version)."""
+async def send_async(
+    record: registry.ClusterRecord,
+    op: str,
+    *,
+    directory: str | os.PathLike[str] | None = None,
+    **arguments: Any,
+) -> None:
+    """Deliver one request to the owner of ``record`` (asyncio version).
+
+    ``directory`` is the registry folder the record came from (where a TLS cluster's
+    credentials are); the default folder when ``None``.
+    """
     import dask.utils
 
     if op not in OPERATIONS:
@@ -45,7 +56,7 @@ async def send_async(record: registry.ClusterRecord, op: str, **arguments: Any) 
     message = {"op": op, "id": record.id, **arguments}
     try:
         if record.scheduler_address.startswith("tls://"):
-            await asyncio.wait_for(_send_tls(record, message, timeout), timeout)
+            await asyncio.wait_for(_send_tls(record, message, timeout, directory), timeout)
         else:
             await asyncio.wait_for(_send_plain(record.scheduler_address, message), timeout)
     except (TimeoutError, OSError, ValueError, EOFError) as exc:
@@ -55,13 +66,15 @@ async def send_async(record: registry.ClusterRecord, op: str, **arguments: Any) 
         ) from exc
 
 
-async def _send_tls(record: registry.ClusterRecord, message: dict[str, Any], timeout: float) -> None:
+async def _send_tls(
+    record: registry.ClusterRecord, message: dict[str, Any], timeout: float, directory: Any
+) -> None:
     """Through Dask's rpc with this cluster's client certificate (the scheduler is authenticated)."""
     from distributed.core import rpc
 
     from clusterkit import security
 
-    credentials = security.for_record(record)
+    credentials = security.for_record(record, directory)
     assert credentials is not None  # a tls:// address always has credentials or raised
     connection_args = credentials.get_connection_args("client")
     async with rpc(record.scheduler_address, timeout=timeout, connection_args=connection_args) as scheduler:
@@ -119,10 +132,12 @@ async def _send_plain(address: str, message: dict[str, Any]) -> None:
             pass
 
 
-def send(record: registry.ClusterRecord, op: str, **arguments: Any) -> None:
+def send(
+    record: registry.ClusterRecord, op: str, *, directory: str | os.PathLike[str] | None = None, **arguments: Any
+) -> None:
     """Deliver one request; safe to call from a thread that runs an event loop (a kernel)."""
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="clusterkit-control") as pool:
-        pool.submit(asyncio.run, send_async(record, op, **arguments)).result()
+        pool.submit(asyncio.run, send_async(record, op, directory=directory, **arguments)).result()
 
 
 def wait_until_subscribed(client: Any, topic: str, timeout: float = 10) -> bool:

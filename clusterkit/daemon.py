@@ -109,19 +109,12 @@ def process(record: registry.ClusterRecord) -> Any:
     """
     import psutil
 
-    if record.owner != "daemon" or record.owner_pid <= 1:
+    if record.owner != "daemon" or not registry.owner_verified(record):
         return None
     try:
-        candidate = psutil.Process(record.owner_pid)
-        cmdline = candidate.cmdline()
-        ours = candidate.uids().real == os.getuid()
-        started = candidate.create_time()
+        return psutil.Process(record.owner_pid)
     except psutil.Error:
         return None
-    is_daemon = any(a == _MODULE for a in cmdline) and "-m" in cmdline
-    if not (ours and is_daemon and started <= record.created + 1.0):
-        return None
-    return candidate
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -33,6 +33,7 @@ __all__ = [
     "DASHBOARD_ROUTE",
     "check_dashboard_path",
     "dashboard_url",
+    "dask_plots",
     "jupyter_base_url",
     "parent_server",
     "proxied_dashboard_url",
@@ -90,6 +91,23 @@ def check_dashboard_path(path: str) -> str:
             "(status, individual-*, info/..., json/..., static files)."
         )
     return relative
+
+
+def dask_plots() -> dict[str, str]:
+    """Dask's individual plots, ``{"Individual Task Stream": "/individual-task-stream", ...}``.
+
+    What Dask's ``individual-plots.json`` answers, computed from the installed
+    ``distributed``: clusterkit turns Dask's ``info`` routes off (they serve
+    worker logs and call stacks to anyone on the machine), and that file is one
+    of them.
+    """
+    from distributed.dashboard.scheduler import applications
+
+    return {
+        path.strip("/").replace("-", " ").title(): path
+        for path in applications
+        if path.lstrip("/").startswith("individual-")
+    }
 
 
 # -- which Jupyter server are we behind? ------------------------------------------------------

@@ -20,11 +20,11 @@ They are removed with the record (:func:`clusterkit.registry.remove`).
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 import pathlib
 import shutil
 import stat
+import sys
 from typing import Any
 
 from distributed.security import Security
@@ -33,8 +33,6 @@ from clusterkit import registry
 from clusterkit.errors import BackendError, RegistryError
 
 __all__ = ["ROLES", "create", "for_record", "load", "remote_config", "role_pem", "warn_insecure"]
-
-logger = logging.getLogger("clusterkit")
 
 ROLES = ("scheduler", "worker", "client")
 _VALID_DAYS = 365
@@ -216,8 +214,11 @@ def remote_config(pem: dict[str, str], role: str) -> dict[str, Any]:
 
 
 def warn_insecure(what: str) -> None:
-    """One line on stderr: this cluster accepts anyone who can reach its ports."""
-    logger.warning(
-        "clusterkit: %s is --insecure: no TLS, so anyone who can reach its ports (any local user, "
-        "or the network for SSH hosts) can run code as you.", what
+    """One line on stderr (not a log record, which a configured logging setup may hide):
+    this cluster accepts anyone who can reach its ports."""
+    print(
+        f"clusterkit: warning: {what} is --insecure: no TLS, so anyone who can reach its ports (any local "
+        "user, or the network for SSH hosts) can run code as you.",
+        file=sys.stderr,
+        flush=True,
     )

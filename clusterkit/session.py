@@ -465,12 +465,16 @@ def start(
     detach: bool = False,
     factory: str | None = None,
     insecure: bool = False,
+    tls_ca_file: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> Session:
     """Start a cluster, connect to it and make it current.
 
     By default a local cluster of worker processes sized for this machine, with
     mutual TLS on credentials made for it (see :mod:`clusterkit.security`);
-    ``insecure=True`` uses plain TCP that any local user can reach (a warning says so).
+    ``insecure=True`` uses plain TCP that any local user can reach (a warning says so);
+    ``tls_ca_file``, ``tls_cert`` (and ``tls_key``) use your own CA and certificate instead.
     ``factory=NAME`` uses a cluster manager configured as ``clusterkit.factories.NAME``
     (its own security settings apply); ``detach=True`` hands the cluster to a
     ``clusterkit`` daemon so it outlives this process (stop it with ``clusterkit down NAME``).
@@ -502,7 +506,7 @@ def start(
         if opts.insecure:
             tls.warn_insecure("this local cluster")
         else:
-            credentials = tls.create(record_id)
+            credentials = tls.create(record_id, tls_ca_file=tls_ca_file, tls_cert=tls_cert, tls_key=tls_key)
         try:
             cluster = start_local(opts.n_workers, opts.threads_per_worker, opts.memory_limit, security=credentials)
         except BaseException:
@@ -591,7 +595,12 @@ def connect(address_or_name: str, name: str | None = None, *, security: Security
 
     if address_or_name.startswith(gateway_backend.PREFIX):
         return _attach_gateway(address_or_name, None, name)
-    address, record = address_backend.resolve(address_or_name)
+    try:
+        address, record = address_backend.resolve(address_or_name)
+    except ClusterNotFoundError:
+        if not _on_gateway(address_or_name):  # the sidebar lists gateway clusters by their gateway name
+            raise
+        return _attach_gateway(address_or_name, None, name)
     if record is not None and record.kind == "gateway":
         return _attach_gateway(gateway_backend.cluster_name(address) or record.name, record, name)
     if security is None and record is not None:

@@ -45,6 +45,11 @@ extras="."
 echo "setup: installing clusterkit ($extras) into .venv"
 python -m pip install -q -e "$extras" 2>&1 | grep -v "^WARNING: Location" || true
 python -c "import clusterkit" || { echo "setup: clusterkit did not install" >&2; exit 1; }
+if [ "$want_test" = 1 ] && [ ! -x .venv/node/node_modules/.bin/configurable-http-proxy ]; then
+  # JupyterHub's proxy for tests/hub (npm, kept inside .venv/ like everything else).
+  echo "setup: installing configurable-http-proxy (npm) into .venv/node"
+  npm install --prefix .venv/node --no-audit --no-fund --loglevel=error configurable-http-proxy@^5 >/dev/null
+fi
 labextensions=$(jupyter labextension list 2>&1 || true)
 grep -q "clusterkit.*enabled.*OK" <<<"$labextensions" \
   || { echo "setup: the clusterkit JupyterLab extension is not installed (building it needs Node 20)" >&2; exit 1; }

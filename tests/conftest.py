@@ -143,9 +143,8 @@ def shell():
     IPython's test shell is a process-wide singleton: ``start_ipython`` returns ``None``
     when called a second time, so every test module must share this one.
     """
-    from IPython import get_ipython
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.testing.globalipapp import get_ipython
 
-    ip = start_ipython() or get_ipython()
+    ip = get_ipython()  # starts IPython's test shell the first time, reuses it after
     ip.run_line_magic("load_ext", "clusterkit")
     return ip

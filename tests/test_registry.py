@@ -97,3 +97,32 @@ def test_unwritable_directory_is_a_registry_error(tmp_path, monkeypatch):
     monkeypatch.setenv("CLUSTERKIT_REGISTRY_DIR", str(blocker / "sub"))
     with pytest.raises(registry.RegistryError, match="CLUSTERKIT_REGISTRY_DIR"):
         registry.list_records()
+
+
+def test_statuses_probe_live_owners_only_and_mark_unreachable_schedulers_lost(registry_dir):
+    import socket
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+        closed.close()
+        live = registry.ClusterRecord.new(name="live", kind="local", scheduler_address=f"tls://127.0.0.1:{port}")
+        lost = registry.ClusterRecord.new(name="lost", kind="local", scheduler_address=f"tcp://127.0.0.1:{closed_port}")
+        stopping = registry.ClusterRecord.new(
+            name="stopping", kind="local", scheduler_address=f"tcp://127.0.0.1:{closed_port}", status="stopping"
+        )
+        orphan = registry.ClusterRecord.new(
+            name="orphan", kind="local", scheduler_address=f"tcp://127.0.0.1:{closed_port}", owner_pid=dead.pid
+        )
+        named = registry.ClusterRecord.new(name="named", kind="local", scheduler_address=f"tcp://localhost:{port}")
+        many = [registry.ClusterRecord.new(name=f"m{i}", kind="local", scheduler_address=f"tcp://127.0.0.1:{closed_port}")
+                for i in range(300)]
+        result = registry.statuses([live, lost, stopping, orphan, named, *many])
+    assert result[live.id] == "running" and result[named.id] == "running"
+    assert result[lost.id] == "lost" and all(result[m.id] == "lost" for m in many)
+    assert result[stopping.id] == "stopping"
+    assert result[orphan.id] == "running"  # a dead owner's record is pruned, not probed

@@ -150,7 +150,13 @@ def _explain(exc: BaseException, address: str, auth: Any, timeout: float) -> Bac
             "is the gateway's (not another service's) and that the gateway is not overloaded; raise "
             "clusterkit.gateway.connect-timeout if it is only slow."
         )
-    if isinstance(exc, aiohttp.ClientResponseError) and exc.status in (401, 403):
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.status == 403:
+        return BackendError(
+            f"The Dask Gateway at {address} refused this request for {_describe_auth(auth)} (HTTP 403): that user "
+            "may not use this cluster or action. Check that the cluster is yours (`%cluster list`) and that "
+            "gateway.auth in your Dask config names the right user."
+        )
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.status == 401:
         return BackendError(
             f"The Dask Gateway at {address} refused our credentials ({_describe_auth(auth)}; HTTP {exc.status}). "
             "Check gateway.auth in your Dask config (type and kwargs such as username and password), "
@@ -287,6 +293,7 @@ def start_cluster(
     """
     url, authenticator = _address(address), _auth(auth)
     dask_gateway = _library()
+    import aiohttp
 
     async def fetch_options(gateway: Any) -> Any:
         return await gateway.cluster_options()
@@ -301,7 +308,7 @@ def start_cluster(
             f"The Dask Gateway at {url} could not start the cluster: {_one_line(exc)}. The gateway's log says why; "
             "try smaller --options, or ask its administrator."
         ) from exc
-    except (ValueError, OSError, TimeoutError) as exc:
+    except (ValueError, OSError, TimeoutError, aiohttp.ClientError) as exc:  # the gateway went away after the checks
         raise _explain(exc, url, authenticator, _timeout()) from exc
 
 
@@ -310,6 +317,7 @@ def attach_cluster(name: str, address: str | None = None, *, auth: Any = None) -
     url, authenticator = _address(address), _auth(auth)
     name = name.removeprefix(PREFIX)
     dask_gateway = _library()
+    import aiohttp
 
     async def report(gateway: Any) -> tuple[Any, list[str]]:
         try:
@@ -332,7 +340,7 @@ def attach_cluster(name: str, address: str | None = None, *, auth: Any = None) -
         return _cluster_class().from_name(name, address=url, auth=authenticator, shutdown_on_close=False)
     except dask_gateway.GatewayClusterError as exc:
         raise ClusterNotFoundError(f"Cluster {name!r} on the Dask Gateway at {url} cannot be used: {_one_line(exc)}.") from exc
-    except (ValueError, OSError, TimeoutError) as exc:
+    except (ValueError, OSError, TimeoutError, aiohttp.ClientError) as exc:  # the gateway went away after the checks
         raise _explain(exc, url, authenticator, _timeout()) from exc
 
 

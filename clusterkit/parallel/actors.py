@@ -82,6 +82,10 @@ _METADATA = "clusterkit-actors"
 FOLLOW_TIMEOUT = 30.0
 #: Seconds to connect to an actor's worker before calling it unreachable.
 CONNECT_TIMEOUT = 3.0
+#: Connections a handle opens to its actor's worker at once. Calls sent together (a loop of
+#: ``.remote()``) would otherwise each open one: hundreds of TLS handshakes at once can take
+#: longer than CONNECT_TIMEOUT on a busy machine, and a live worker would look unreachable.
+MAX_CONNECTIONS = 4
 #: Seconds the supervisor waits for the scheduler to confirm a worker it cannot reach is gone.
 CONFIRM_TIMEOUT = 5.0
 #: How long the supervisor waits for a live worker to re-create an actor on.
@@ -512,6 +516,7 @@ class ActorHandle:
         self._address = address
         self._caller = uuid.uuid4().hex
         self._seq: dict[int, itertools.count[int]] = {}
+        self._connections: asyncio.Semaphore | None = None  # made on the client's loop
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ActorHandle, (self._actor_id, self._name, self._methods, self._generation, self._address))
@@ -576,21 +581,24 @@ class ActorHandle:
             return
         seq = next(self._seq.setdefault(generation, itertools.count()))
         delivered = False
-        try:
-            comm = await client.rpc.connect(address, timeout=CONNECT_TIMEOUT)
-        except Exception as exc:  # refused or timed out: the call never left
-            reply: Any = {"status": "unreachable", "error": str(exc)}
-        else:
-            delivered = True
+        if self._connections is None:
+            self._connections = asyncio.Semaphore(MAX_CONNECTIONS)
+        async with self._connections:  # first come, first served: calls keep their order
             try:
-                reply = await send_recv(
-                    comm=comm, op="clusterkit_actor_call", actor_id=self._actor_id, generation=generation,
-                    caller=self._caller, seq=seq, method=method, payload=payload,
-                )
-            except Exception as exc:  # the connection broke mid-call: the worker went away
-                reply = {"status": "broken", "error": str(exc)}
-            finally:
-                client.rpc.reuse(address, comm)
+                comm = await client.rpc.connect(address, timeout=CONNECT_TIMEOUT)
+            except Exception as exc:  # refused or timed out: the call never left
+                reply: Any = {"status": "unreachable", "error": str(exc)}
+            else:
+                delivered = True
+                try:
+                    reply = await send_recv(
+                        comm=comm, op="clusterkit_actor_call", actor_id=self._actor_id, generation=generation,
+                        caller=self._caller, seq=seq, method=method, payload=payload,
+                    )
+                except Exception as exc:  # the connection broke mid-call: the worker went away
+                    reply = {"status": "broken", "error": str(exc)}
+                finally:
+                    client.rpc.reuse(address, comm)
         if isinstance(reply, dict) and reply.get("status") == "missing":
             delivered = False  # the worker answered: the actor is not (or no longer) there
         if isinstance(reply, bytes):

@@ -52,6 +52,7 @@ import queue
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError
 from typing import Any
@@ -84,6 +85,8 @@ MAX_UNKNOWN_BATCH_ITEMS = 1 << 17
 MAX_BATCH_BYTES = 16 << 20
 #: Seconds to wait for the scheduler's count of worker threads (sizing falls back to 1 slot).
 WORKER_COUNT_TIMEOUT = 3
+#: Seconds a count of worker threads is reused for sizing the next ``ck.map``.
+WORKER_COUNT_TTL = 1.0
 #: A batch that kills every worker it runs on is split into this many pieces to find the item.
 KILLER_SPLIT = 16
 #: Functions pickled larger than this are scattered once instead of sent with every batch.
@@ -244,14 +247,28 @@ class _Batch:
         self.future = future
 
 
+_thread_counts: weakref.WeakKeyDictionary[Any, tuple[float, int]] = weakref.WeakKeyDictionary()
+
+
 def _worker_threads(client: Any) -> int:
+    """Worker threads of the cluster, asked of the scheduler at most every WORKER_COUNT_TTL s.
+
+    Only batch sizing uses it, so a count a second old is fine, and a loop of small
+    ``ck.map`` calls saves a scheduler round trip each.
+    """
+    now = time.monotonic()
+    cached = _thread_counts.get(client)
+    if cached is not None and now - cached[0] < WORKER_COUNT_TTL:
+        return cached[1]
     try:
         # Bounded: a scheduler that just died would hold this call for the whole
         # reconnect timeout (10 s) before ck.map could say so.
-        return max(1, sum(client.nthreads(callback_timeout=WORKER_COUNT_TIMEOUT).values()))
+        threads = max(1, sum(client.nthreads(callback_timeout=WORKER_COUNT_TIMEOUT).values()))
     except Exception:
         _runtime.check_connected(client)
         return 1
+    _thread_counts[client] = (now, threads)
+    return threads
 
 
 class _MapRun:

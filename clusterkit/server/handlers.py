@@ -283,7 +283,7 @@ class ClusterHandler(ClusterkitAPIHandler):
         if record.kind == "gateway":  # the gateway owns it, whoever started it
             return await gateway.send(record, op, gateway.address(self.clusterkit), **arguments)
         try:
-            await control.send_async(record, op, **arguments)
+            await control.send_async(record, op, directory=self.clusterkit.registry_folder(), **arguments)
         except ClusterkitError as exc:
             raise web.HTTPError(502, str(exc)) from None
 

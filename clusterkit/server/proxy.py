@@ -10,9 +10,9 @@ What Dask's pages can do is limited too (README, "Dashboards and the proxy"):
 
 * ``<path>`` must be one of Dask's dashboard pages
   (:func:`clusterkit.links.check_dashboard_path`), else 404 before any connection;
-* the dashboard port must answer ``json/identity.json`` as the record's own
-  scheduler, so a planted record cannot aim the proxy at another loopback
-  service (403);
+* the dashboard port must be a listening socket of the record's owner process
+  (or its children), so a planted record cannot aim the proxy at another
+  loopback service (403);
 * authorization per method: ``read`` for GET and HEAD, ``write`` for every
   other method and for WebSockets (a Bokeh socket runs callbacks);
 * the Jupyter token, cookies, ``Authorization``, ``Referer`` and ``Origin`` never
@@ -32,22 +32,22 @@ Examples (relative to the server's base URL)::
 from __future__ import annotations
 
 import dataclasses
-import html
 import inspect
 import ipaddress
 import json
-import re
+import os
 import secrets
 import time
 import urllib.parse
 from typing import Any, ClassVar
 
+import psutil
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.call_context import CallContext
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import httpclient, web
+from tornado import web
 
 from clusterkit import links, registry
 from clusterkit.errors import ClusterkitError, RegistryError
@@ -92,7 +92,7 @@ _DROPPED_RESPONSE_PREFIXES = (
 _PRIVATE_QUERY = frozenset({"token", "_xsrf"})
 # Methods a read-only user may use; the rest (and every WebSocket) need ``write``.
 _READ_METHODS = frozenset({"GET", "HEAD"})
-_IDENTITY_TTL = 60.0
+_OWNER_CHECK_TTL = 60.0
 # Sec-Fetch-Dest of a page opened in a frame or a tab (moved under a capability).
 _NAVIGATIONS = frozenset({"document", "iframe", "frame"})
 
@@ -105,7 +105,6 @@ class _Grant:
     user: Any
     actions: frozenset[str]
     expires: float
-_WORKERS_TITLE = re.compile(r'<h1 class="title">\s*Scheduler\s+([^<\s]+)\s*</h1>')
 
 
 def _is_loopback(host: str) -> bool:
@@ -138,63 +137,45 @@ def dashboard_target(record: registry.ClusterRecord) -> tuple[str, int]:
     )
 
 
-async def _fetch(url: str, timeout: float) -> httpclient.HTTPResponse:
-    """GET ``url`` with no header of the user's; connection errors are a 502."""
+def verify_owner(record: registry.ClusterRecord, port: int) -> None:
+    """Refuse (403) a dashboard port that the record's owner does not listen on.
+
+    The dashboard of a local or detached cluster is served by its owner (the
+    kernel or daemon that runs the scheduler); an SSH cluster's is a port
+    forward the owner opened. So the port must be a listening TCP socket of the
+    record's owner process, or of one of its children, running as this user.
+    A record planted to aim the proxy at another loopback service (the Jupyter
+    server itself, a database, another user's dashboard) fails here before any
+    request is sent there. (Dask's own identity pages are among the routes
+    clusterkit turns off, so the check does not ask the dashboard.)
+    """
+    refused = web.HTTPError(
+        403,
+        f"Port {port} is not the dashboard of cluster {record.name!r}: no process of that cluster "
+        f"(owner pid {record.owner_pid}) listens on it; not proxying.",
+    )
     try:
-        response = await httpclient.AsyncHTTPClient().fetch(
-            url, follow_redirects=False, connect_timeout=timeout, request_timeout=timeout, raise_error=False
-        )
-    except (OSError, httpclient.HTTPError) as exc:
-        raise web.HTTPError(502, f"The cluster's dashboard at {url} did not answer: {exc}") from None
-    if response.code == 599:
-        raise web.HTTPError(502, f"The cluster's dashboard at {url} did not answer: {response.error}")
-    return response
-
-
-async def dashboard_scheduler_address(host: str, port: int, timeout: float) -> str | None:
-    """The scheduler address the Dask dashboard on ``host:port`` names, or ``None`` if it names none.
-
-    Dask's ``json/identity.json`` first (JSON, never unpickled). It fails with a
-    500 once workers report metrics keyed by tuples (a Dask bug), so then the
-    ``Scheduler <address>`` title of ``info/main/workers.html``.
-    """
-    response = await _fetch(f"http://{host}:{port}/json/identity.json", timeout)
-    if response.code == 200:
+        owner = psutil.Process(record.owner_pid)
+        family = [owner, *owner.children(recursive=True)]
+    except psutil.Error:
+        raise refused from None
+    for process in family:
         try:
-            identity = json.loads(response.body or b"")
-        except (ValueError, UnicodeDecodeError):
-            identity = None
-        if isinstance(identity, dict) and identity.get("type") == "Scheduler":
-            address = identity.get("address")
-            return address if isinstance(address, str) else None
-    response = await _fetch(f"http://{host}:{port}/info/main/workers.html", timeout)
-    if response.code != 200:
-        return None
-    found = _WORKERS_TITLE.search(response.body.decode("utf-8", "replace"))
-    return html.unescape(found.group(1)) if found else None
-
-
-async def verify_identity(record: registry.ClusterRecord, host: str, port: int, timeout: float) -> None:
-    """Refuse (403) a dashboard port that does not answer as the record's own scheduler.
-
-    The dashboard must name the record's ``scheduler_address``. A record planted
-    to aim the proxy at another loopback service (the Jupyter server itself, a
-    database, another cluster's dashboard) fails here before any request of the
-    user's is sent there.
-    """
-    if await dashboard_scheduler_address(host, port, timeout) != record.scheduler_address:
-        raise web.HTTPError(
-            403,
-            f"Port {port} does not answer as the dashboard of cluster {record.name!r} "
-            f"(it must name the scheduler {record.scheduler_address}); not proxying.",
-        )
+            if process.uids().real != os.getuid():
+                continue
+            sockets = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        if any(s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == port for s in sockets):
+            return
+    raise refused
 
 
 class DashboardProxyHandler(ProxyHandler):
     """Proxy one registered cluster's dashboard; every request authenticated and authorized."""
 
     auth_resource = "clusterkit"
-    #: (record id, scheduler address, host, port) -> when its identity was last confirmed.
+    #: (record id, scheduler address, host, port) -> when its owner was last seen listening there.
     _verified: ClassVar[dict[tuple[str, str, str, int], float]] = {}
     #: capability -> what it grants (in memory: a server restart revokes every link).
     _grants: ClassVar[dict[str, _Grant]] = {}
@@ -209,6 +190,7 @@ class DashboardProxyHandler(ProxyHandler):
 
     def initialize(self, clusterkit: Any, serverapp: Any, reaper: Any) -> None:
         self.clusterkit = clusterkit
+        self.server_port = int(getattr(serverapp, "port", 0) or 0)
         self.target: tuple[str, int] | None = None
         self.cluster_id = ""
         self.capability = ""
@@ -221,6 +203,15 @@ class DashboardProxyHandler(ProxyHandler):
 
     def is_websocket(self) -> bool:
         return self.request.method == "GET" and self.request.headers.get("Upgrade", "").lower() == "websocket"
+
+    def is_navigation(self) -> bool:
+        """A page opened in a frame or tab (browsers without ``Sec-Fetch-Dest``: a GET asking for HTML)."""
+        if self.request.method != "GET" or self.is_websocket():
+            return False
+        destination = self.request.headers.get("Sec-Fetch-Dest")
+        if destination is not None:
+            return destination in _NAVIGATIONS
+        return "text/html" in self.request.headers.get("Accept", "")
 
     def auth_action(self) -> str:
         """``read`` for GET and HEAD; ``write`` for other methods and WebSockets (they can act)."""
@@ -249,11 +240,13 @@ class DashboardProxyHandler(ProxyHandler):
             raise web.HTTPError(404, f"No running cluster has the id {self.cluster_id!r}.")
         host, port = dashboard_target(record)
         key = (record.id, record.scheduler_address, host, port)
-        if time.monotonic() - self._verified.get(key, -_IDENTITY_TTL) >= _IDENTITY_TTL:
-            await verify_identity(record, host, port, self.clusterkit.proxy_connect_timeout)
+        if port == self.server_port:  # the Jupyter server's own port is never a dashboard
+            raise web.HTTPError(403, f"Port {port} is this Jupyter server's, not the dashboard of {record.name!r}.")
+        if time.monotonic() - self._verified.get(key, -_OWNER_CHECK_TTL) >= _OWNER_CHECK_TTL:
+            verify_owner(record, port)
             self._verified[key] = time.monotonic()
         self.target = (host, port)
-        if not self.capability and self.request.headers.get("Sec-Fetch-Dest") in _NAVIGATIONS:
+        if not self.capability and self.is_navigation():
             await self._redirect_into_sandbox()
 
     async def _allowed(self, user: Any, action: str) -> bool:
@@ -274,14 +267,18 @@ class DashboardProxyHandler(ProxyHandler):
             )
             raise web.HTTPError(403, f"You are not allowed to {what} (needs '{action}' on '{self.auth_resource}').")
 
+    @classmethod
+    def _forget_expired_grants(cls) -> None:
+        now = time.monotonic()
+        for key in [k for k, grant in cls._grants.items() if grant.expires < now]:
+            del cls._grants[key]
+
     async def _authorize_capability(self) -> None:
         """A ``~<capability>`` path segment stands for the user it was issued to, for one cluster only."""
         CallContext.set(CallContext.JUPYTER_HANDLER, self)
         if not self.check_host():
             raise web.HTTPError(403)
-        now = time.monotonic()
-        for key in [k for k, grant in self._grants.items() if grant.expires < now]:
-            del self._grants[key]
+        self._forget_expired_grants()
         grant = self._grants.get(self.capability)
         if grant is None or grant.cluster_id != self.cluster_id:
             raise web.HTTPError(
@@ -303,6 +300,7 @@ class DashboardProxyHandler(ProxyHandler):
         reaches this one cluster's dashboard and nothing else of Jupyter's.
         """
         actions = frozenset([a for a in ("read", "write") if await self._allowed(self.current_user, a)])
+        self._forget_expired_grants()
         capability = secrets.token_urlsafe(24)
         lifetime = self.clusterkit.dashboard_link_lifetime
         self._grants[capability] = _Grant(self.cluster_id, self.current_user, actions, time.monotonic() + lifetime)
@@ -376,10 +374,19 @@ class DashboardProxyHandler(ProxyHandler):
         ]
         return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
-    def _go(self, proxied_path: str) -> Any:
+    async def _go(self, proxied_path: str) -> Any:
         assert self.target is not None  # prepare() found it or raised
         host, port = self.target
-        return ProxyHandler.proxy(self, host, port, self.dashboard_path)
+        try:
+            return await ProxyHandler.proxy(self, host, port, self.dashboard_path)
+        except OSError as exc:  # connection refused or reset: the dashboard is gone
+            raise web.HTTPError(502, f"The dashboard of cluster {self.cluster_id} did not answer: {exc}") from None
+        except web.HTTPError as exc:
+            if exc.status_code not in (500, 599):  # jupyter-server-proxy's codes for "no answer"
+                raise
+            raise web.HTTPError(
+                502, f"The dashboard of cluster {self.cluster_id} did not answer: {exc.log_message or exc.reason}"
+            ) from None
 
     # Every entry point is marked (and checked) as authenticated: a 403, never a login redirect.
     @ws_authenticated
@@ -387,6 +394,10 @@ class DashboardProxyHandler(ProxyHandler):
         return await super().get(*args, **kwargs)
 
     async def http_get(self, cluster_id: str, proxied_path: str) -> Any:
+        if self.dashboard_path == "individual-plots.json":
+            # Dask serves it from its info routes, which clusterkit turns off.
+            self.set_header("Content-Type", "application/json")
+            return self.finish(json.dumps(links.dask_plots()))
         return await self._go(proxied_path)
 
     async def open(self, cluster_id: str, proxied_path: str) -> Any:
@@ -399,28 +410,28 @@ class DashboardProxyHandler(ProxyHandler):
             self.close(1011, "The cluster's dashboard did not accept the connection.")
 
     @ws_authenticated
-    def post(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def post(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def put(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def put(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def delete(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def delete(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def head(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def head(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def patch(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def patch(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
     @ws_authenticated
-    def options(self, cluster_id: str, proxied_path: str) -> Any:
-        return self._go(proxied_path)
+    async def options(self, cluster_id: str, proxied_path: str) -> Any:
+        return await self._go(proxied_path)
 
 
 def routes() -> list[tuple[str, type, dict[str, Any]]]:

@@ -135,6 +135,8 @@ class Reaper:
         return reaped
 
     def _remember(self, record: registry.ClusterRecord) -> None:
+        if not registry.owner_verified(record):  # seccore (issue 11): a planted pid's children are not ours to kill
+            return
         try:
             owner = psutil.Process(record.owner_pid)
             children = owner.children(recursive=True)

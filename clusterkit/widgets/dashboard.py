@@ -142,6 +142,10 @@ def plot_paths(session: Session) -> dict[str, str]:
     try:
         with urllib.request.urlopen(root + "individual-plots.json", timeout=10) as response:
             listing = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise ClusterkitError(f"{root}individual-plots.json answered {exc.code}: {exc.reason}.") from exc
+        listing = links.dask_plots()  # Dask's info routes are off (clusterkit.yaml): the same list
     except (OSError, ValueError) as exc:
         raise ClusterkitError(
             f"Could not read the list of dashboard plots from {root}individual-plots.json: {exc}. "

@@ -63,6 +63,15 @@ class NewClusterForm extends Widget implements Dialog.IBodyWidget<INewClusterOpt
     this._threads = field(this.node, 'threads', 'Threads per worker', input('number', '1'));
     this._memory = field(this.node, 'memory', 'Memory per worker', input('text', 'auto, or e.g. 2GiB'));
     this._hosts = field(this.node, 'ssh_hosts', 'SSH hosts', input('text', 'none (local); or host1 host2 ...'));
+    const where = this._where;
+    if (where) {
+      // A gateway names and sizes its clusters itself: only the worker count applies there.
+      where.addEventListener('change', () => {
+        for (const other of [this._name, this._threads, this._memory, this._hosts]) {
+          other.disabled = where.value === 'gateway';
+        }
+      });
+    }
   }
 
   getValue(): INewClusterOptions {

@@ -33,6 +33,9 @@ export function ownerLabel(cluster: IClusterInfo): string {
   if (cluster.owner === 'process') {
     return `process ${cluster.owner_pid}`;
   }
+  if (cluster.owner === 'gateway') {
+    return 'Dask Gateway';
+  }
   return `kernel ${cluster.owner.slice(0, 8)}`;
 }
 

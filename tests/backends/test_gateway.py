@@ -19,6 +19,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import dask
 import nbformat
@@ -57,8 +58,8 @@ def run(shell, line: str) -> tuple[str, BaseException | None]:
     return out.getvalue(), result.error_in_exec
 
 
-def _gateway_clusters(server: GatewayServer) -> list[str]:
-    return [report.name for report in gateway_backend.list_clusters(server.address, auth=server.auth())]
+def _gateway_clusters(server: GatewayServer, auth: object = None) -> list[str]:
+    return [report.name for report in gateway_backend.list_clusters(server.address, auth=auth or server.auth())]
 
 
 def _stop_on_gateway(server: GatewayServer, name: str) -> None:
@@ -67,11 +68,11 @@ def _stop_on_gateway(server: GatewayServer, name: str) -> None:
 
 
 @contextlib.contextmanager
-def _dask_gateway_client(server: GatewayServer) -> Iterator[object]:
+def _dask_gateway_client(server: GatewayServer, auth: object = None) -> Iterator[Any]:
     """dask-gateway's own client, as a user would use it outside clusterkit."""
     from dask_gateway import Gateway
 
-    with Gateway(server.address, auth=server.auth()) as gateway:
+    with Gateway(server.address, auth=auth or server.auth()) as gateway:
         yield gateway
     gateway_backend.quiet_after_close(gateway)
 
@@ -197,7 +198,7 @@ def test_detached_cluster_outlives_the_kernel_and_a_second_kernel_connects(gatew
         second = execute(
             [
                 "%load_ext clusterkit",
-                f"%cluster connect gateway:{name}",
+                f"%cluster connect {name}",  # the name the sidebar shows ("Use in notebook")
                 "import clusterkit as ck; print('SUM', sum(ck.map(lambda x: x + 1, range(10))))",
                 "%cluster scale 2",
                 "print('WORKERS', ck.current().info()['workers'])",
@@ -213,6 +214,23 @@ def test_detached_cluster_outlives_the_kernel_and_a_second_kernel_connects(gatew
     finally:
         if name in _gateway_clusters(gateway_config):
             _stop_on_gateway(gateway_config, name)
+
+
+def test_each_gateway_user_sees_and_controls_only_their_own(gateway_server: GatewayServer):
+    """Two users of one gateway (the JupyterHub tests reuse this fixture for two hub users)."""
+    alice, bob = gateway_server.auth("gateway-alice"), gateway_server.auth("gateway-bob")
+    with _dask_gateway_client(gateway_server, alice) as gateway:
+        name = gateway.submit()
+    try:
+        assert name in [r.name for r in gateway_backend.list_clusters(gateway_server.address, auth=alice)]
+        assert name not in [r.name for r in gateway_backend.list_clusters(gateway_server.address, auth=bob)]
+        for action in (gateway_backend.attach_cluster, gateway_backend.stop_cluster):
+            with pytest.raises(ck.BackendError, match="refused this request for BasicAuth as user 'gateway-bob'"):
+                action(name, gateway_server.address, auth=bob)
+        assert name in [r.name for r in gateway_backend.list_clusters(gateway_server.address, auth=alice)]
+    finally:
+        gateway_backend.stop_cluster(name, gateway_server.address, auth=alice)
+    assert wait_until(lambda: not _gateway_clusters(gateway_server, alice), timeout=20)
 
 
 def test_gateway_records_never_count_as_loopback_dashboards(gateway_server: GatewayServer):

@@ -103,20 +103,22 @@ def test_kernel_cluster_appears_in_sidebar(page: Any, lab: Lab) -> None:
 
 
 def test_names_render_as_text(page: Any, lab: Lab) -> None:
+    """A record with markup in its name never reaches the sidebar (the registry skips invalid records),
+    and whatever the sidebar shows is text: no element made from a name, no script run."""
     hostile = registry.ClusterRecord.new(
         name='<img src=x onerror="window.__ckxss=1">', kind="address",
         scheduler_address="tcp://127.0.0.1:1", owner_pid=lab.process.pid, owner="process",
     )
     registry.write(hostile, lab.registry)
     try:
-        entry = page.locator(f"#clusterkit-sidebar li.ck-Cluster[data-cluster-id='{hostile.id}']")
+        assert hostile.id not in [c["id"] for c in lab.api("clusterkit/api/clusters")]
+        entry = item(page, NAME)
         entry.wait_for(state="visible", timeout=30_000)
-        assert entry.locator(".ck-Cluster-name").inner_text() == hostile.name
-        assert entry.locator("img").count() == 0
+        assert entry.locator(".ck-Cluster-name").inner_text() == NAME
+        assert page.locator("#clusterkit-sidebar img").count() == 0
         assert page.evaluate("() => window.__ckxss") is None
     finally:
         registry.remove(hostile.id, lab.registry)
-    entry.wait_for(state="detached", timeout=30_000)
 
 
 def test_task_stream_pane_renders_bars(page: Any, lab: Lab) -> None:
@@ -219,6 +221,29 @@ def test_use_in_notebook(page: Any, lab: Lab) -> None:
     )
     page.locator(".jp-Notebook .jp-Cell .cm-content").filter(has_text="%cluster connect").first.wait_for()
     shot(page, "use-in-notebook")
+
+
+def test_dashboard_widget_in_a_cell_is_sandboxed(page: Any, lab: Lab) -> None:
+    """``%cluster dashboard progress`` in a notebook cell: Dask's plot renders in a sandboxed frame."""
+    page.evaluate(
+        "async () => {" + _NOTEBOOK + """
+          const cells = nb.content.model.sharedModel;
+          cells.insertCell(cells.cells.length, {cell_type: 'code', source: '%cluster dashboard progress'});
+          nb.content.activeCellIndex = cells.cells.length - 1;
+          await window.jupyterapp.commands.execute('notebook:run-cell');
+        }"""
+    )
+    widget = page.locator(".ck-frame[data-loaded='true']")
+    widget.wait_for(state="attached", timeout=120_000)
+    frame_element = widget.locator("iframe")
+    assert frame_element.get_attribute("sandbox") == "allow-scripts allow-popups allow-downloads"
+    assert "/clusterkit/dashboard/" in str(frame_element.get_attribute("src"))
+    target = wait_for(lambda: next((f for f in page.frames if "individual-progress" in f.url), None),
+                      what="the progress plot's frame")
+    assert "/~" in target.url and target.evaluate("() => window.origin") == "null"
+    wait_for(lambda: target.evaluate("() => !!(window.Bokeh && window.Bokeh.documents.length)"),
+             what="Bokeh's document in the sandboxed frame")
+    shot(page, "dashboard-widget")
 
 
 def test_new_cluster_from_sidebar(page: Any, lab: Lab) -> None:

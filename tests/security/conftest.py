@@ -17,6 +17,7 @@ from typing import Any
 
 import msgpack
 import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F403  (a real Jupyter server: the REST entry point)
 
 from tests.security.users import other_user  # noqa: F401  (a fixture)
 

@@ -16,6 +16,7 @@ import sys
 
 import clusterkit as ck
 from clusterkit import daemon, registry
+from tests.conftest import wait_until
 from tests.security.attacks import assert_owner_still_works, assert_refused, attack
 
 
@@ -33,13 +34,16 @@ def test_local_cluster_refuses_another_user(other_user, reachable_registry):
     assert list(reachable_registry.iterdir()) == []  # record and credentials both gone
 
 
-def test_detached_cluster_refuses_another_user(other_user, reachable_registry):
+def test_detached_cluster_refuses_another_user(other_user, reachable_registry, shell):
     record = daemon.spawn(name="detached", n_workers=1)
     try:
         assert record.scheduler_address.startswith("tls://127.0.0.1:")
         assert_refused(attack(other_user, record, reachable_registry))
         assert registry.find("detached") is not None
         assert_owner_still_works(record)
+        # The magic stops another owner's TLS cluster through its scheduler, with the credentials.
+        shell.run_cell("%cluster stop detached")
+        assert wait_until(lambda: registry.find(record.id) is None and not registry.owner_alive(record), 60)
     finally:
         subprocess.run([sys.executable, "-m", "clusterkit.cli", "down", "detached"], capture_output=True, timeout=90)
     assert list(reachable_registry.iterdir()) == []

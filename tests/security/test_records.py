@@ -23,6 +23,7 @@ import pytest
 
 from clusterkit import control, registry
 from clusterkit.errors import BackendError, RegistryError
+from tests.conftest import wait_until
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -196,6 +197,8 @@ def test_a_reused_pid_is_not_taken_for_the_daemon(registry_dir):
     # Looks like a daemon on its command line, but started after the record was written.
     lookalike = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "-m", "clusterkit.daemon"])
     try:
+        # /proc shows the new command line a moment after exec.
+        assert wait_until(lambda: "clusterkit.daemon" in psutil.Process(lookalike.pid).cmdline(), 10)
         started = psutil.Process(lookalike.pid).create_time()
         record = registry.ClusterRecord.new(name="reused", kind="local", scheduler_address="tcp://127.0.0.1:9",
                                             owner="daemon", owner_pid=lookalike.pid)
@@ -206,3 +209,28 @@ def test_a_reused_pid_is_not_taken_for_the_daemon(registry_dir):
     finally:
         lookalike.kill()
         lookalike.wait()
+
+
+def test_your_own_ca_and_certificate_work_for_a_local_cluster(registry_dir, tmp_path):
+    """``ck.start(tls_ca_file=..., tls_cert=..., tls_key=...)``: the files are copied beside the record."""
+    import clusterkit as ck
+    from clusterkit import security
+
+    # A CA and certificates made elsewhere, as a user's own PKI would give them.
+    pki = tmp_path / "pki"
+    pki.mkdir(mode=0o700)
+    security.create("userpki", pki)
+    made = {name: (pki / "userpki.tls" / f"{name}.pem").read_text() for name in ("ca", "client")}
+    (tmp_path / "ca.pem").write_text(made["ca"])
+    cert, key = made["client"].split("-----END CERTIFICATE-----\n")
+    (tmp_path / "cert.pem").write_text(cert + "-----END CERTIFICATE-----\n")
+    (tmp_path / "key.pem").write_text(key)
+    session = ck.start(n_workers=1, tls_ca_file=str(tmp_path / "ca.pem"), tls_cert=str(tmp_path / "cert.pem"),
+                       tls_key=str(tmp_path / "key.pem"))
+    try:
+        assert session.address.startswith("tls://")
+        assert session.client.submit(sum, [1, 2]).result() == 3
+        folder = registry.credentials_directory(session.record.id)
+        assert (folder / "ca.pem").read_text() == made["ca"]
+    finally:
+        session.stop()

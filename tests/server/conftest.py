@@ -2,9 +2,9 @@
 
 Authentication is required (``allow_unauthenticated_access=False``), as in a real
 deployment. ``fake_dashboard`` and ``canary`` are loopback listeners: the first
-plays a cluster's dashboard (it answers Dask's ``json/identity.json`` as the
-scheduler ``tcp://127.0.0.1:1``, the default of :func:`write_record`, and records
-every other request with its headers), the second must never see a connection.
+plays a cluster's dashboard (it records every request with its headers; it
+listens in this process, the owner of :func:`write_record`'s records), the
+second must never see a connection.
 The server's authorizer is :class:`SwitchableAuthorizer`: everything allowed
 unless a test turns on the ``read_only`` fixture.
 """
@@ -67,10 +67,6 @@ class _EchoHandler(web.RequestHandler):
     """Answers every method with what it received, so tests see what reached the dashboard."""
 
     def _echo(self) -> None:
-        if self.request.path == "/json/identity.json":  # the proxy's check, not a user's request
-            self.application.settings["identity_checks"].append(dict(self.request.headers))
-            self.finish({"type": "Scheduler", "address": self.application.settings["scheduler"][0]})
-            return
         self.application.settings["hits"].append((self.request.method, self.request.uri, dict(self.request.headers)))
         # What a hostile dashboard might try to set on the Jupyter origin.
         self.set_header("Set-Cookie", "_xsrf=planted; Path=/")
@@ -99,8 +95,6 @@ class Listener:
     def __init__(self) -> None:
         self.port = 0
         self.hits: list[tuple[str, str, dict[str, str]]] = []
-        self.identity_checks: list[dict[str, str]] = []
-        self.scheduler = [FAKE_SCHEDULER]  # what json/identity.json answers as "address"
         self.connections = 0
 
 
@@ -109,7 +103,7 @@ async def fake_dashboard() -> AsyncIterator[Listener]:
     listener = Listener()
     app = web.Application(
         [(r"/(?:ws|status/ws)", _EchoSocket), (r"/.*", _EchoHandler)],
-        hits=listener.hits, identity_checks=listener.identity_checks, scheduler=listener.scheduler,
+        hits=listener.hits,
     )
     sockets = bind_sockets(0, "127.0.0.1")
     listener.port = sockets[0].getsockname()[1]

@@ -104,3 +104,19 @@ async def test_gateway_faults_are_clear_http_errors(raw, gateway_auth: GatewaySe
         # Listing still works: the registry's clusters are shown, the gateway's cannot be.
         listed = await raw("clusterkit/api/clusters")
         assert listed.code == 200 and body_of(listed) == []
+
+
+async def test_a_kernel_gateway_cluster_the_gateway_stopped_is_lost(raw, gateway_auth: GatewayServer):
+    """A cluster this process owns (its record in the registry) that the gateway then stops (culled, an admin)."""
+    with dask.config.set({"gateway.address": gateway_auth.address}):
+        session = await asyncio.to_thread(ck.gateway, name="gw-owned")
+    try:
+        listed = body_of(await raw("clusterkit/api/clusters"))
+        assert [(c["kind"], c["status"]) for c in listed if c["name"] == "gw-owned"] == [("gateway", "running")]
+        assert [c["dashboard_url"] for c in listed if c["name"] == "gw-owned"] == [session.dashboard_url]
+        await asyncio.to_thread(gateway_backend.stop_cluster, session.cluster.name, gateway_auth.address)
+        await eventually(lambda: session.cluster.name not in on_gateway(gateway_auth))
+        listed = body_of(await raw("clusterkit/api/clusters"))
+        assert [c["status"] for c in listed if c["name"] == "gw-owned"] == ["lost"]
+    finally:
+        await asyncio.to_thread(session.stop)

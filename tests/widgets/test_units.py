@@ -171,7 +171,7 @@ def _fake_session(record_id: str | None = "abc123", address: str = "tcp://127.0.
     record = types.SimpleNamespace(id=record_id, dashboard_port=port) if record_id else None
     client = types.SimpleNamespace(dashboard_link=f"http://127.0.0.1:{port}/status" if port else None)
     return types.SimpleNamespace(
-        name="demo", record=record, address=address, client=client, _dashboard_port=lambda: port
+        name="demo", kind="local", record=record, address=address, client=client, _dashboard_port=lambda: port
     )
 
 
