@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, Lab
+from tests.browser.notebooks import put_notebook
 
 pytestmark = [pytest.mark.allow_leaks, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -39,14 +40,7 @@ def _menu(page: Any, menu: str, item: str) -> None:
 @pytest.fixture(scope="module")
 def notebook7(browser: Any, lab: Lab) -> Any:
     """Notebook 7 on ``nb7.ipynb``, every cell run once."""
-    cells = [{"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
-             for source in CELLS]
-    notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
-    lab.api("api/contents/nb7.ipynb", method="PUT", body={"type": "notebook", "content": notebook})
-    # A kernel session before the page opens: no "Select Kernel" dialog.
-    lab.api("api/sessions", method="POST",
-            body={"path": "nb7.ipynb", "name": "nb7.ipynb", "type": "notebook", "kernel": {"name": "python3"}})
+    put_notebook(lab, "nb7.ipynb", CELLS)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(90_000)

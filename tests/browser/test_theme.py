@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, Lab
+from tests.browser.notebooks import put_notebook
 
 pytestmark = [pytest.mark.allow_leaks, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -75,13 +76,7 @@ def assert_dark(page: Any, selector: str) -> None:
 @pytest.fixture(scope="module")
 def dark_notebook(page: Any, lab: Lab) -> Any:
     """``theme.ipynb`` open in the dark theme, every cell run."""
-    cells = [{"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
-             for source in CELLS]
-    notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
-    lab.api("api/contents/theme.ipynb", method="PUT", body={"type": "notebook", "content": notebook})
-    lab.api("api/sessions", method="POST",
-            body={"path": "theme.ipynb", "name": "theme.ipynb", "type": "notebook", "kernel": {"name": "python3"}})
+    put_notebook(lab, "theme.ipynb", CELLS)
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=60_000)
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'theme.ipynb'})")
