@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, Lab
+from tests.browser.notebooks import put_notebook
 
 pytestmark = [pytest.mark.allow_leaks, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -39,23 +40,15 @@ def _menu(page: Any, menu: str, item: str) -> None:
 @pytest.fixture(scope="module")
 def notebook7(browser: Any, lab: Lab) -> Any:
     """Notebook 7 on ``nb7.ipynb``, every cell run once."""
-    cells = [{"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
-             for source in CELLS]
-    notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
-    lab.api("api/contents/nb7.ipynb", method="PUT", body={"type": "notebook", "content": notebook})
-    # A kernel session before the page opens: no "Select Kernel" dialog.
-    lab.api("api/sessions", method="POST",
-            body={"path": "nb7.ipynb", "name": "nb7.ipynb", "type": "notebook", "kernel": {"name": "python3"}})
+    put_notebook(lab, "nb7.ipynb", CELLS)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(90_000)
     page.goto(f"{lab.url}notebooks/nb7.ipynb?token={lab.token}")
+    # Notebook 7 may still ask which kernel to use, whenever it gets to it: accept the default.
+    page.add_locator_handler(page.locator(".jp-Dialog", has_text="Select Kernel"),
+                             lambda dialog: dialog.locator("button.jp-mod-accept").click(), no_wait_after=True)
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    page.locator(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus, .jp-Toolbar-kernelName").first.wait_for()
-    dialog = page.locator(".jp-Dialog button.jp-mod-accept")
-    if dialog.count():
-        dialog.first.click()
     _menu(page, "Run", "Run All Cells")
     try:
         yield page
