@@ -45,12 +45,22 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gateway_configured() -> bool:
+    """Whether Dask config names a gateway, read with dask's config alone (not distributed: listing stays fast)."""
+    import dask.config
+
+    return bool(dask.config.get("gateway.address", None))
+
+
 def _ls(args: argparse.Namespace) -> int:
-    from clusterkit.backends.gateway import gateway_records
-    from clusterkit.magics import format_table
+    from clusterkit.listing import format_table
 
     registry.prune()
-    records, note = gateway_records(registry.list_records())  # + this user's Dask Gateway clusters
+    records, note = registry.list_records(), None
+    if _gateway_configured():
+        from clusterkit.backends.gateway import gateway_records
+
+        records, note = gateway_records(records)  # + this user's Dask Gateway clusters
     if args.json:
         statuses = registry.statuses(records)
         print(json.dumps([{**r.to_json(), "status": statuses[r.id]} for r in records], indent=1))

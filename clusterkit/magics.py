@@ -27,6 +27,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from clusterkit import options, registry
 from clusterkit import session as sessions
 from clusterkit.errors import ClusterkitError, OptionError
+from clusterkit.listing import format_bytes, format_table
 
 __all__ = ["ClusterMagics", "format_table", "list_clusters", "parse"]
 
@@ -285,42 +286,6 @@ def _check_combinations(args: argparse.Namespace) -> None:
         raise UsageError("%cluster start: --detach works with local clusters only, not with --factory.")
 
 
-def _fmt_bytes(n: int) -> str:
-    import dask.utils
-
-    return str(dask.utils.format_bytes(n)) if n else "-"
-
-
-def format_table(records: list[registry.ClusterRecord], current: str | None = None) -> str:
-    """A plain-text table of records (``%cluster list`` and ``clusterkit ls``)."""
-    if not records:
-        return "No clusters are registered. Start one with `%cluster start` or `clusterkit up`."
-    headers = ["", "NAME", "KIND", "WORKERS", "THREADS", "MEMORY", "OWNER", "STATUS", "SCHEDULER"]
-    rows = []
-    statuses = registry.statuses(records)  # concurrent probes: a long list stays fast
-    for r in records:
-        status = statuses[r.id]
-        owner = r.owner if r.owner in ("daemon", "process", "gateway") else f"kernel {r.owner[:8]}"
-        mark = "*" if current is not None and r.id == current else ""
-        rows.append(
-            [
-                mark,
-                r.name,
-                r.kind,
-                str(r.workers),
-                str(r.threads),
-                _fmt_bytes(r.memory_bytes),
-                owner,
-                status,
-                r.scheduler_address,
-            ]
-        )
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [headers, *rows]
-    )
-
-
 def list_clusters(current: str | None = None) -> str:
     """``%cluster list`` / ``clusterkit ls``: the registry, plus this user's clusters on the configured Dask Gateway."""
     from clusterkit.backends.gateway import gateway_records
@@ -411,7 +376,7 @@ class ClusterMagics(Magics):
             info = session.info()
             print(
                 f"{info['name']} ({info['kind']}) at {info['address']}: {info['workers']} workers, "
-                f"{info['threads']} threads, {_fmt_bytes(info['memory_bytes'])}; dashboard {info['dashboard']}"
+                f"{info['threads']} threads, {format_bytes(info['memory_bytes'])}; dashboard {info['dashboard']}"
             )
             return
         _display(status_widget(session))

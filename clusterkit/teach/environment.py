@@ -69,7 +69,8 @@ def describe() -> str:
     text = f"{where} gives this kernel {cpus()} {cpu_word} and {gib:.1f} GiB of memory."
     if cpus() == 1:
         text += (
-            " With one CPU, CPU-bound work cannot run faster in parallel: the demos that show"
-            " overlap use work that waits (sleep, simulated I/O) instead."
+            " With one CPU, CPU-bound work cannot run faster in parallel: the early demos of overlap"
+            " use work that waits (sleep, simulated I/O); notebooks 04 and 06 train and simulate for"
+            " real and show the overlap without a speed-up."
         )
     return text

@@ -1,6 +1,6 @@
 """A real model to tune, for notebook 04: linear regression trained by minibatch SGD in numpy.
 
-``train(config, epochs)`` trains from scratch for ``epochs`` passes over 3,000 generated
+``train(config, epochs)`` trains from scratch for ``epochs`` passes over 6,000 generated
 examples and returns the validation loss after each epoch. Every epoch is real CPU work
 (a few milliseconds, more for small batches), so training many configurations is a
 CPU-bound workload: it runs faster on more CPUs, and not at all faster on one.
@@ -26,7 +26,7 @@ from typing import Any
 __all__ = ["EXAMPLES", "FEATURES", "best_possible", "sample_configs", "train"]
 
 #: Training examples and features of the generated data set (plus 1,000 for validation).
-EXAMPLES, FEATURES = 3000, 50
+EXAMPLES, FEATURES = 6000, 50
 
 
 @functools.lru_cache(maxsize=2)

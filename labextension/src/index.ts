@@ -30,17 +30,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'A sidebar listing every registered Dask cluster: dashboards, scale, stop, use in a notebook.',
   autoStart: true,
-  requires: [ILabShell],
-  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker, ISettingRegistry],
+  // No required ILabShell: Notebook 7 has none, and its shell has a left panel too.
+  optional: [ILabShell, ICommandPalette, ILayoutRestorer, INotebookTracker, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
-    shell: ILabShell,
+    labShell: ILabShell | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
     settingRegistry: ISettingRegistry | null
   ) => {
     const { commands } = app;
+    const shell: JupyterFrontEnd.IShell = labShell ?? app.shell;
     const settings: IClusterkitSettings = { ...DEFAULTS };
     const sidebar = new ClusterSidebar(commands, settings.pollInterval);
     sidebar.title.icon = clusterIcon;

@@ -32,7 +32,7 @@ THREADS = session.info()["threads"]
 # %% [markdown]
 # ## The model we tune
 #
-# `train(config, epochs)` trains a real (small) model: linear regression on 3,000 generated
+# `train(config, epochs)` trains a real (small) model: linear regression on 6,000 generated
 # examples with 50 features, by minibatch stochastic gradient descent in numpy, and returns
 # the validation loss after every epoch. Nothing is simulated and nothing is downloaded:
 # each epoch is a few milliseconds of real CPU work. Two hyperparameters: the

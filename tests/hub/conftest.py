@@ -40,6 +40,7 @@ import pytest
 from tests.browser.conftest import ARTIFACTS, _free_port
 from tests.browser.conftest import browser as browser  # the same headless Chromium fixture
 from tests.conftest import stop_process_tree
+from tests.gateway_server import GatewayServer, start_gateway
 
 USERS = ("hub-alice", "hub-bob")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -64,6 +65,7 @@ class Hub:
     process: subprocess.Popen[bytes]
     base: pathlib.Path
     log: pathlib.Path
+    gateway: GatewayServer
     users: dict[str, HubUser] = field(default_factory=dict)
 
     def request(self, path: str, *, token: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
@@ -146,10 +148,22 @@ def _remove_user(name: str) -> None:
     subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
 
 
+def _quiet_lab(user: HubUser) -> None:
+    """No "get notified about Jupyter news?" toast over the screenshots."""
+    folder = user.home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    folder.mkdir(parents=True)
+    (folder / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(user.home / ".jupyter")], check=True)
+
+
 def _config(hub_port: int, proxy_port: int, api_port: int, python: str, admin_token: str, password: str,
-            base: pathlib.Path) -> str:
+            base: pathlib.Path, gateway: GatewayServer) -> str:
     prefix = sys.prefix
     environment = {
+        # The users' kernels find the gateway as a hub deployment configures it: Dask config.
+        "DASK_GATEWAY__ADDRESS": gateway.address,
+        "DASK_GATEWAY__AUTH__TYPE": "basic",
+        "DASK_GATEWAY__AUTH__KWARGS": repr({"password": gateway.password}),
         "JUPYTER_PATH": f"{prefix}/share/jupyter",
         "JUPYTER_CONFIG_PATH": f"{prefix}/etc/jupyter",
         "JUPYTERLAB_DIR": f"{prefix}/share/jupyter/lab",
@@ -205,24 +219,30 @@ def hub() -> Iterator[Hub]:
     log = base / "hub.log"
     users: dict[str, HubUser] = {}
     process: subprocess.Popen[bytes] | None = None
+    gateway: GatewayServer | None = None
     try:
         for name in USERS:
             _remove_user(name)  # a leftover of an interrupted run
             subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True)
             entry = pwd.getpwnam(name)
             users[name] = HubUser(name, entry.pw_uid, entry.pw_gid, pathlib.Path(entry.pw_dir))
+            _quiet_lab(users[name])
         python = _user_python(base)
+        # One dask-gateway-server for both users (its process backend runs clusters as root;
+        # the gateway tells users apart by the name they authenticate with).
+        gateway = start_gateway(base / "gateway")
         admin_token, password = secrets.token_hex(16), secrets.token_hex(8)
         proxy_port, hub_port, api_port = _free_port(), _free_port(), _free_port()
         config = base / "jupyterhub_config.py"
-        config.write_text(_config(hub_port, proxy_port, api_port, python, admin_token, password, base))
+        config.write_text(_config(hub_port, proxy_port, api_port, python, admin_token, password, base, gateway))
         config.chmod(0o600)
         env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}"}
         env.pop("CLUSTERKIT_REGISTRY_DIR", None)
         with open(log, "wb") as out:
             process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "jupyterhub"), "-f",
                                         str(config)], cwd=base, stdout=out, stderr=subprocess.STDOUT, env=env)
-        hub = Hub(f"http://127.0.0.1:{proxy_port}/", admin_token, password, python, process, base, log, users)
+        hub = Hub(f"http://127.0.0.1:{proxy_port}/", admin_token, password, python, process, base, log, gateway,
+                  users)
         deadline = time.monotonic() + 120
         while not _answers(hub):
             if process.poll() is not None or time.monotonic() > deadline:
@@ -234,6 +254,8 @@ def hub() -> Iterator[Hub]:
     finally:
         if process is not None:
             stop_process_tree(process.pid, timeout=30)
+        if gateway is not None:
+            gateway.stop()
         for name in USERS:
             _remove_user(name)
         ARTIFACTS.mkdir(exist_ok=True)

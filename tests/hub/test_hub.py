@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_sidebar import run as kernel_run  # code into demo.ipynb's kernel
 from tests.hub.conftest import Hub, HubUser
 
 pytestmark = [pytest.mark.allow_leaks, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -24,27 +25,12 @@ DOCS = ARTIFACTS.parent / "docs"
 CLUSTER = {"hub-alice": "alice-cluster", "hub-bob": "bob-cluster"}
 TIMINGS: dict[str, float] = {}
 
-# Run code in the kernel of the open notebook demo.ipynb (Lab runs with expose_app_in_browser).
-_RUN_IN_KERNEL = """async (code) => {
+# Run code in demo.ipynb's kernel; report an exception instead of failing on it.
+_TRY_IN_KERNEL = """async (code) => {
   const nb = [...window.jupyterapp.shell.widgets('main')].find(w => w.context && w.context.path === 'demo.ipynb');
-  await nb.sessionContext.ready;
-  const kernel = nb.sessionContext.session.kernel;
-  const future = kernel.requestExecute({code, stop_on_error: true});
-  let out = '';
-  future.onIOPub = msg => {
-    const type = msg.header.msg_type;
-    if (type === 'stream') out += msg.content.text;
-    else if (type === 'error') out += msg.content.ename + ': ' + msg.content.evalue + '\\n';
-  };
-  const reply = await future.done;
-  return {status: reply.content.status, out};
+  const reply = await nb.sessionContext.session.kernel.requestExecute({code}).done;
+  return {status: reply.content.status, error: reply.content.ename || ''};
 }"""
-
-
-def kernel_run(page: Any, code: str) -> str:
-    result = page.evaluate(_RUN_IN_KERNEL, code)
-    assert result["status"] == "ok", result["out"]
-    return str(result["out"])
 
 
 def shot(page: Any, name: str) -> None:
@@ -125,9 +111,15 @@ def test_each_sidebar_lists_only_its_users_clusters(hub: Hub, pages: Any) -> Non
 
 
 def test_dashboard_iframe_loads_through_the_hub_prefix(hub: Hub, pages: Any) -> None:
-    page = pages["hub-alice"]
+    page, alice = pages["hub-alice"], hub.users["hub-alice"]
+    _, listed = hub.request("user/hub-alice/clusterkit/api/clusters", token=alice.token)
+    status, plots = hub.request(f"user/hub-alice/clusterkit/dashboard/{listed[0]['id']}/individual-plots.json",
+                                token=alice.token)
+    assert status == 200 and "/individual-task-stream" in plots.values(), (status, plots)
     entry = page.locator(f"#clusterkit-sidebar li.ck-Cluster[data-cluster-name='{CLUSTER['hub-alice']}']")
     entry.locator("button[data-action='dashboard']").click()
+    entry.locator("button[data-pane='individual-task-stream'], .ck-mod-error").first.wait_for()
+    assert entry.locator(".ck-mod-error").count() == 0, entry.locator(".ck-mod-error").inner_text()
     entry.locator("button[data-pane='individual-task-stream']").click()
     iframe = page.locator(".ck-DashboardPane[data-pane='individual-task-stream'] iframe")
     iframe.wait_for(state="visible")
@@ -187,6 +179,35 @@ def test_the_other_user_cannot_connect_to_the_scheduler(hub: Hub) -> None:
     assert "CONNECTED" not in result.stdout, (
         f"another local user connected to {address} without credentials:\n{result.stdout}{result.stderr[-2000:]}")
     assert result.stdout.count("REFUSED") == 2, result.stdout + result.stderr[-2000:]
+
+
+def test_gateway_clusters_of_both_users_on_one_gateway_each_sees_only_their_own(hub: Hub, pages: Any) -> None:
+    """Both users start a cluster on the one dask-gateway-server the hub's config names."""
+    gateway_names = {}
+    for name, page in pages.items():
+        started = time.monotonic()
+        out = kernel_run(page, f"%cluster gateway -n 1 --name gw-{name}\n"
+                               "print('GSUM', sum(ck.map(lambda x: x + 1, range(50))))\n"
+                               "print('GWID', ck.current().cluster.name)")
+        assert "GSUM 1275" in out, out
+        TIMINGS[f"gateway {name}"] = time.monotonic() - started
+        gateway_names[name] = out.split("GWID ", 1)[1].split()[0]
+    print("\ngateway cluster start to first map: " + ", ".join(
+        f"{n} {t:.1f} s" for n, t in TIMINGS.items() if n.startswith("gateway")) +
+        f" (load average {os.getloadavg()[0]:.2f})")
+    for name, page in pages.items():
+        other = next(n for n in pages if n != name)
+        out = kernel_run(page, "from clusterkit.backends.gateway import list_clusters\n"
+                               "print('LISTED', sorted(c.name for c in list_clusters()))")
+        assert f"LISTED {[gateway_names[name]]}" in out, out
+        # Nor can this user attach to the other's cluster by its gateway name.
+        result = page.evaluate(_TRY_IN_KERNEL, f"ck.connect('gateway:{gateway_names[other]}')")
+        assert result["status"] == "error", result
+        page.locator(f"#clusterkit-sidebar li.ck-Cluster[data-cluster-name='gw-{name}']").wait_for(
+            state="visible", timeout=30_000)
+        assert f"gw-{other}" not in sidebar_names(page)
+    for name, page in pages.items():
+        kernel_run(page, f"%cluster stop gw-{name}")
 
 
 def test_dark_theme_screenshots_for_the_docs(hub: Hub, pages: Any) -> None:
