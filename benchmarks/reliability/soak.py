@@ -68,7 +68,12 @@ def load(full: bool) -> Result:
     start_line = threading.Barrier(clients_count + 1)
 
     def run(index: int) -> None:
-        own = Client(session.address, set_as_default=False, timeout=60) if index % 2 == 0 else None
+        # each "other" client is the same user: it reaches the TLS cluster with the session's credentials
+        own = (
+            Client(session.address, security=session.client.security, set_as_default=False, timeout=60)
+            if index % 2 == 0
+            else None
+        )
         mine: list[float] = []
         try:
             start_line.wait(timeout=120)
