@@ -233,7 +233,8 @@ def ctrl_c(full: bool) -> Result:
     return Result(
         8, "Ctrl-C during ck.map",
         {"KeyboardInterrupt raised": caught is not None, "seconds to return": rounded(returned - interrupted),
-         "extra output lines": len(lines), "seconds until scheduler idle": rounded(idle_after),
+         "extra output lines": len(lines), "scheduler idle": is_idle,
+         "seconds until scheduler idle": rounded(idle_after),
          "items started after the interrupt": after_interrupt,
          "items started after ck.map returned": after_return},
         target="KeyboardInterrupt only (no other output); idle within 2 s; no item started after return",
