@@ -518,6 +518,11 @@ class ActorHandle:
         self._seq: dict[int, itertools.count[int]] = {}
         self._connections: asyncio.Semaphore | None = None  # made on the client's loop
 
+    @property
+    def actor_id(self) -> str:
+        """The actor's id, as logged on the ``clusterkit-actors`` topic (diagnostics, graders)."""
+        return self._actor_id
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (ActorHandle, (self._actor_id, self._name, self._methods, self._generation, self._address))
 

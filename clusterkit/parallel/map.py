@@ -44,6 +44,7 @@ cancels every outstanding batch; running batches stop after their current item.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import math
@@ -108,9 +109,27 @@ def _cancel_check() -> Callable[[], bool]:
 
     def cancelled() -> bool:
         ts = tasks.get(key)
-        return ts is None or ts.state in ("cancelled", "released", "forgotten")
+        return ts is None or ts.state in _STOPPED
 
     return cancelled
+
+
+_STOPPED = ("cancelled", "released", "forgotten")
+
+
+async def _heard_cancel(keys: list[str], timeout: float, dask_worker: Any = None) -> bool:
+    """On a worker: wait until it has heard that ``keys`` were cancelled (runs on its event loop).
+
+    A running batch stops before its next item once its worker knows; waiting for that here
+    means no item starts after ``ck.map`` has returned or raised.
+    """
+    deadline = time.monotonic() + timeout
+    tasks = dask_worker.state.tasks
+    while time.monotonic() < deadline:
+        if all(tasks.get(key) is None or tasks[key].state in _STOPPED for key in keys):
+            return True
+        await asyncio.sleep(0.005)
+    return False
 
 
 def _format_remote_traceback(exc: BaseException) -> str:
@@ -514,6 +533,9 @@ class _MapRun:
         if outstanding:
             with contextlib.suppress(Exception):
                 self.client.cancel(outstanding, force=True)
+                # Dask cannot stop a running batch: it stops itself before its next item once its
+                # worker has heard of the cancel. Return only when every worker has (bounded wait).
+                self.client.run(_heard_cancel, [f.key for f in outstanding], 2.0)
         if isinstance(self.function, Future):
             with contextlib.suppress(Exception):
                 self.function.release()
