@@ -4,7 +4,8 @@ Importing this module loads ``clusterkit.yaml`` as *defaults*: anything the user
 set in their own Dask YAML files or ``DASK_CLUSTERKIT__*`` environment variables
 wins. The same file lowers a few of Dask's own defaults (``worker-ttl``) and, when
 running under JupyterHub or Binder, points ``distributed.dashboard.link`` at the
-hub's proxy so dashboard links work from the browser.
+clusterkit dashboard proxy of the user's server (``clusterkit/dashboard/port-{port}/``),
+so Dask's own dashboard links work from the browser.
 
 >>> import dask, clusterkit.config
 >>> dask.config.get("clusterkit.host")
@@ -38,7 +39,7 @@ def load() -> None:
     if os.environ.get("JUPYTERHUB_SERVICE_PREFIX"):
         # Dask formats the link with os.environ plus host and port.
         defaults.setdefault("distributed", {}).setdefault("dashboard", {})["link"] = (
-            "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status"
+            "{JUPYTERHUB_SERVICE_PREFIX}clusterkit/dashboard/port-{port}/status"
         )
     # Distributed registers its own defaults on import; it must come first, or
     # its values would replace ours (update_defaults favours the newest default).

@@ -40,4 +40,4 @@ def test_environment_variables_and_user_settings_win():
 def test_dashboard_link_goes_through_the_hub_proxy_on_jupyterhub():
     code = "import clusterkit.config, dask; print(dask.config.get('distributed.dashboard.link'))"
     out = _in_subprocess(code, JUPYTERHUB_SERVICE_PREFIX="/user/ada/")
-    assert out == "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status"
+    assert out == "{JUPYTERHUB_SERVICE_PREFIX}clusterkit/dashboard/port-{port}/status"

@@ -114,6 +114,19 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+#: ``clusterkit/dashboard/port-<N>/...`` names a registered cluster by its dashboard port: the
+#: form Dask's own ``distributed.dashboard.link`` template can produce (it knows only the port).
+PORT_ALIAS = "port-"
+
+
+def _record_by_dashboard_port(records: list[registry.ClusterRecord], text: str) -> registry.ClusterRecord | None:
+    """The one registered cluster whose dashboard port is ``text``; ``None`` if none or several."""
+    if not text.isdigit():
+        return None
+    found = [r for r in records if r.dashboard_port == int(text)]
+    return found[0] if len(found) == 1 else None
+
+
 def dashboard_target(record: registry.ClusterRecord) -> tuple[str, int]:
     """Where a record's dashboard listens; always a loopback address.
 
@@ -236,6 +249,10 @@ class DashboardProxyHandler(ProxyHandler):
         except RegistryError as exc:
             raise web.HTTPError(503, str(exc)) from None
         record = next((r for r in records if r.id == self.cluster_id), None)
+        if record is None and self.cluster_id.startswith(PORT_ALIAS):
+            record = _record_by_dashboard_port(records, self.cluster_id[len(PORT_ALIAS):])
+            if record is not None:
+                self.cluster_id = record.id  # grants and redirects name the cluster itself
         if record is None:
             raise web.HTTPError(404, f"No running cluster has the id {self.cluster_id!r}.")
         host, port = dashboard_target(record)

@@ -186,6 +186,17 @@ async def test_proxy_serves_a_real_dask_dashboard(raw, cluster):
     assert root.code in (301, 302, 307) and root.headers["Location"].endswith(f"{base}/status")
 
 
+@pytest.mark.slow
+async def test_dask_own_link_reaches_the_cluster_by_its_dashboard_port(raw, cluster):
+    """``distributed.dashboard.link`` on a hub is ``clusterkit/dashboard/port-{port}/status``."""
+    port = cluster.record.dashboard_port
+    plots = await raw(f"clusterkit/dashboard/port-{port}/individual-plots.json")
+    assert plots.code == 200 and "/individual-task-stream" in body_of(plots).values()
+    unknown = port + 1 if port < 65535 else port - 1
+    assert (await raw(f"clusterkit/dashboard/port-{unknown}/status")).code == 404
+    assert (await raw("clusterkit/dashboard/port-x1/status")).code == 404
+
+
 async def test_dashboard_not_on_this_machine_is_refused(raw):
     record = write_record(8787, kind="address", scheduler_address="tcp://10.200.0.99:8786")
     response = await raw(f"clusterkit/dashboard/{record.id}/status")
