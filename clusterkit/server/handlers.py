@@ -42,7 +42,6 @@ PUBLIC_FIELDS = (
     "status",
 )
 _CREATE_KEYS = {"name", "workers", "threads", "memory", "ssh_hosts", "insecure"}
-_MAX_THREADS = 256
 
 
 def safe_json(value: Any) -> str:
@@ -218,20 +217,6 @@ class ClustersHandler(ClusterkitAPIHandler):
             except OptionError as exc:
                 raise web.HTTPError(400, f"'ssh_hosts': {exc}") from None
         return options
-
-    @staticmethod
-    def memory(value: Any) -> str | int:
-        from dask.utils import parse_bytes
-
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise web.HTTPError(400, f"'memory' must be a size such as '2GiB' or a number of bytes, not {value!r}.")
-        try:
-            size = parse_bytes(value) if isinstance(value, str) else value
-        except (ValueError, TypeError):
-            raise web.HTTPError(400, f"'memory' must be a size such as '2GiB', not {value!r}.") from None
-        if size <= 0:
-            raise web.HTTPError(400, "'memory' must be more than 0 bytes.")
-        return value
 
 
 class ClusterHandler(ClusterkitAPIHandler):
