@@ -147,16 +147,22 @@ def wait_until_subscribed(client: Any, topic: str, timeout: float = 10) -> bool:
     stream; an event logged meanwhile is not delivered. Whoever must not miss one
     (the owner's control requests, a task stream's actor calls) confirms first.
     Returns ``False`` if the scheduler has not confirmed within ``timeout`` seconds.
+
+    The scheduler waits for the subscription itself (it lands on its own loop), so
+    this is one round trip however late the batched stream delivers, with no sleep
+    between tries on our side.
     """
-    import time
 
-    def subscribed(dask_scheduler: Any, topic: str, client_id: str) -> bool:
+    async def subscribed(dask_scheduler: Any, topic: str, client_id: str, timeout: float) -> bool:
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
         topics = dask_scheduler._broker._topics
-        return topic in topics and client_id in topics[topic].subscribers
+        while not (topic in topics and client_id in topics[topic].subscribers):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.001)  # lets the batched stream's handler run
+        return True
 
-    deadline = time.monotonic() + timeout
-    while not client.run_on_scheduler(subscribed, topic=topic, client_id=client.id):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+    return bool(client.run_on_scheduler(subscribed, topic=topic, client_id=client.id, timeout=timeout))

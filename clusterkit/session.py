@@ -110,6 +110,7 @@ class Session:
             if kind == "gateway":  # its dashboard is served by the gateway's proxy, for browsers too
                 self.record.dashboard_url = getattr(cluster, "dashboard_link", None)
             # Listen before telling anyone the cluster exists, so no request is lost.
+            _send_at_once(client)
             client.subscribe_topic(control.TOPIC, self._on_control)
             self._wait_until_subscribed()
             registry.write(self.record)
@@ -449,6 +450,21 @@ def _add(session: Session) -> Session:
         _sessions[session.name] = session
         _current = session.name
     return session
+
+
+def _send_at_once(client: Client) -> None:
+    """Give the owner's client stream ``clusterkit.parallel.batched-send-interval`` now.
+
+    Dask's client batches on a 10 ms timer, so the control subscription sent right
+    after connecting waits for it and so does the start. ``ck.map`` and friends set
+    the same interval on first use (:mod:`clusterkit.parallel`); ``null`` keeps Dask's.
+    """
+    import dask.utils
+
+    value = config.get("parallel.batched-send-interval", "0ms")
+    stream = getattr(client, "scheduler_comm", None)
+    if value is not None and stream is not None:
+        stream.interval = float(dask.utils.parse_timedelta(value, default="ms"))
 
 
 def _client(address_or_cluster: Any, **kwargs: Any) -> Client:

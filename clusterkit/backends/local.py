@@ -7,6 +7,7 @@ Defaults fit the machine as the process sees it (cgroup limits included, see
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import dask.utils
@@ -16,7 +17,9 @@ from distributed.security import Security
 from clusterkit import config, machine
 from clusterkit.errors import BackendError, ConfigError
 
-__all__ = ["default_n_workers", "start_local", "worker_memory"]
+__all__ = ["connect_ahead", "default_n_workers", "load_tls_defaults_ahead", "start_local", "worker_memory"]
+
+logger = logging.getLogger(__name__)
 
 
 def default_n_workers() -> int:
@@ -74,10 +77,64 @@ def start_local(
         options["security"] = security
         options["protocol"] = "tls://"
     options.update(kwargs)
+    loading = load_tls_defaults_ahead() if security is not None else None
     try:
-        return LocalCluster(**options)
+        cluster = LocalCluster(**options)
     except Exception as exc:
         raise BackendError(
             f"Could not start a local cluster of {n} workers on {host}: {str(exc).rstrip('.')}. "
             "Check free memory and that the address can be bound."
         ) from exc
+    finally:
+        if loading is not None:
+            loading.join()
+    connect_ahead(cluster)
+    return cluster
+
+
+def load_tls_defaults_ahead() -> threading.Thread | None:
+    """Load Tornado's default client TLS context in a thread now, unless this process has.
+
+    Tornado builds that context (the system's whole CA store: 20-50 ms on OpenSSL 3)
+    the first time a TLS stream is *accepted*, although an accepted stream never uses
+    it. In this process that is the scheduler's first accept, when the first worker
+    registers: on the start path, with the scheduler's loop blocked. Loaded while the
+    worker processes spawn (some hundred ms in which this process mostly waits), it
+    costs the start nothing; it is cached per process, so later clusters never pay it.
+    Returns the thread to join, or ``None`` when there is nothing to load.
+    """
+    from tornado import iostream
+
+    # Tornado's own cached factory (private; looked up so a Tornado without it is fine).
+    defaults = getattr(iostream, "_client_ssl_defaults", None)
+    cache_info = getattr(defaults, "cache_info", None)
+    if defaults is None or cache_info is None or cache_info().currsize:
+        return None
+    thread = threading.Thread(target=defaults, name="clusterkit-tls-defaults", daemon=True)
+    thread.start()
+    return thread
+
+
+def connect_ahead(cluster: LocalCluster) -> None:
+    """Open the scheduler's pooled connection to each worker now, in the background.
+
+    The first result a client gathers travels on a scheduler -> worker connection,
+    opened on demand. Over TLS that costs a handshake and, in a fresh worker process,
+    Tornado's one-time load of the system's CA store (its ``SSLIOStream`` builds a
+    default client context even for an accepted stream whose context is already set:
+    20-50 ms on OpenSSL 3), all on the first task. Opened here, while the caller
+    connects its client, the connection waits in the scheduler's pool and the first
+    gather reuses it. A worker that is gone by then is left to Dask.
+    """
+    scheduler, loop = cluster.scheduler, cluster.loop
+    if scheduler is None or loop is None:
+        return
+
+    async def connect(address: str) -> None:
+        try:
+            await scheduler.rpc(address).identity()
+        except OSError:  # CommClosedError is one: the worker or the scheduler is closing
+            logger.debug("clusterkit: could not connect ahead to worker %s", address, exc_info=True)
+
+    for address in list(scheduler.workers):
+        loop.add_callback(connect, address)
