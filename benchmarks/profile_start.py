@@ -1,6 +1,6 @@
 """Where ``ck.start()``'s cold start goes, hop by hop, against a plain ``LocalCluster``.
 
-    python -m benchmarks.profile_start [--rounds 10] [--workers 2]
+    python -m benchmarks.profile_start [--rounds 10] [--workers 2] [--fresh]
 
 Alternates, in one process after one warm-up each: ``ck.start()`` (the default
 cluster, mutual TLS on fresh per-cluster credentials), ``ck.start(insecure=True)``,
@@ -10,6 +10,11 @@ start is stamped at the entry and exit of every step of its start path (the
 functions are wrapped for the run, not changed). "Ready" is the same as in
 ``bench_start``: every worker connected and one task's result back. Prints JSON
 lines, then the median of each hop in ms, with the load average before and after.
+
+``--fresh`` instead starts each cluster in a new Python process and times it from
+before the first import (``import clusterkit`` and ``ck.start()``, or ``import
+distributed`` and ``LocalCluster`` + ``Client``) to the first result: what a new
+kernel's first cell costs, one-time loads included.
 """
 
 from __future__ import annotations
@@ -113,12 +118,57 @@ def _plain(n: int, tls: bool) -> float:
     return elapsed
 
 
+_FRESH = {
+    "clusterkit": "import clusterkit as ck\n"
+                  "s = ck.start(n_workers={n}, threads_per_worker=1)\n"
+                  "s.client.submit(abs, -1).result()\n",
+    "clusterkit:stop": "s.stop()\n",
+    "plain": "from distributed import Client, LocalCluster\n"
+             "c = LocalCluster(n_workers={n}, threads_per_worker=1, processes=True, dashboard_address='127.0.0.1:0')\n"
+             "cl = Client(c)\n"
+             "cl.submit(abs, -1).result()\n",
+    "plain:stop": "cl.close()\nc.close()\n",
+}
+
+
+def _fresh(who: str, n: int) -> float:
+    """Seconds from a new process's first import to its first result (printed by the child)."""
+    import subprocess
+    import sys
+
+    program = ("import time\nstarted = time.perf_counter()\n" + _FRESH[who].format(n=n)
+               + "print(time.perf_counter() - started, flush=True)\n" + _FRESH[f"{who}:stop"])
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=120)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main_fresh(rounds: int, n: int) -> None:
+    load_before = os.getloadavg()
+    totals: dict[str, list[float]] = collections.defaultdict(list)
+    for round_ in range(rounds):
+        for who in ("clusterkit", "plain"):
+            seconds = _fresh(who, n)
+            totals[who].append(seconds)
+            print(json.dumps({"bench": "profile_start", "fresh": True, "who": who, "round": round_,
+                              "seconds": round(seconds, 4), "load": os.getloadavg()[0]}))
+    load_after = os.getloadavg()
+    print(f"\nfresh process, import to first result, median of {rounds} alternating rounds; load before "
+          f"{' / '.join(f'{x:.2f}' for x in load_before)}, after {' / '.join(f'{x:.2f}' for x in load_after)}")
+    for who, values in totals.items():
+        print(f"  {who:22s} {statistics.median(values) * 1e3:7.1f} ms")
+    print(f"  ratio clusterkit/plain  {statistics.median(totals['clusterkit']) / statistics.median(totals['plain']):.3f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fresh", action="store_true", help="a new process per start, imports included")
     args = parser.parse_args()
     os.environ.setdefault("CLUSTERKIT_REGISTRY_DIR", tempfile.mkdtemp(prefix="ck-profile-start-"))
+    if args.fresh:
+        main_fresh(args.rounds, args.workers)
+        return
     load_before = os.getloadavg()
     runs: dict[str, Callable[[], Any]] = {
         "clusterkit": lambda: _clusterkit(args.workers, insecure=False),

@@ -96,6 +96,10 @@ class Session:
         self._refresher: Any = None
         self.record: registry.ClusterRecord | None = record
         if owned:
+            # Listen before telling anyone the cluster exists, so no request is lost. Subscribed
+            # first, the message travels on the batched stream while the round trips below run.
+            _send_at_once(client)
+            client.subscribe_topic(control.TOPIC, self._on_control)
             task_history.keep_history(client)  # so a task stream opened later shows what ran
             info = self._counts()
             self.record = registry.ClusterRecord.new(
@@ -109,9 +113,6 @@ class Session:
             )
             if kind == "gateway":  # its dashboard is served by the gateway's proxy, for browsers too
                 self.record.dashboard_url = getattr(cluster, "dashboard_link", None)
-            # Listen before telling anyone the cluster exists, so no request is lost.
-            _send_at_once(client)
-            client.subscribe_topic(control.TOPIC, self._on_control)
             self._wait_until_subscribed()
             registry.write(self.record)
             self._start_refresher()
@@ -455,8 +456,9 @@ def _add(session: Session) -> Session:
 def _send_at_once(client: Client) -> None:
     """Give the owner's client stream ``clusterkit.parallel.batched-send-interval`` now.
 
-    Dask's client batches on a 10 ms timer, so the control subscription sent right
-    after connecting waits for it and so does the start. ``ck.map`` and friends set
+    Dask's client batches on a 10 ms timer: a message sent within 10 ms of the
+    previous one (the control subscription, right after connecting) waits for it,
+    and so does the start. The timer already running still runs out once. ``ck.map`` and friends set
     the same interval on first use (:mod:`clusterkit.parallel`); ``null`` keeps Dask's.
     """
     import dask.utils
