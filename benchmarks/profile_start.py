@@ -142,6 +142,15 @@ def _fresh(who: str, n: int) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def _summary(title: str, load_before: tuple[float, ...], totals: dict[str, list[float]]) -> None:
+    """Print the medians and the clusterkit/plain ratio, with the load average before and now."""
+    loads = [" / ".join(f"{x:.2f}" for x in load) for load in (load_before, os.getloadavg())]
+    print(f"\n{title}; load before {loads[0]}, after {loads[1]}")
+    for name, values in totals.items():
+        print(f"  {name:22s} {statistics.median(values) * 1e3:7.1f} ms")
+    print(f"  ratio clusterkit/plain  {statistics.median(totals['clusterkit']) / statistics.median(totals['plain']):.3f}x")
+
+
 def main_fresh(rounds: int, n: int) -> None:
     load_before = os.getloadavg()
     totals: dict[str, list[float]] = collections.defaultdict(list)
@@ -151,12 +160,7 @@ def main_fresh(rounds: int, n: int) -> None:
             totals[who].append(seconds)
             print(json.dumps({"bench": "profile_start", "fresh": True, "who": who, "round": round_,
                               "seconds": round(seconds, 4), "load": os.getloadavg()[0]}))
-    load_after = os.getloadavg()
-    print(f"\nfresh process, import to first result, median of {rounds} alternating rounds; load before "
-          f"{' / '.join(f'{x:.2f}' for x in load_before)}, after {' / '.join(f'{x:.2f}' for x in load_after)}")
-    for who, values in totals.items():
-        print(f"  {who:22s} {statistics.median(values) * 1e3:7.1f} ms")
-    print(f"  ratio clusterkit/plain  {statistics.median(totals['clusterkit']) / statistics.median(totals['plain']):.3f}x")
+    _summary(f"fresh process, import to first result, median of {rounds} alternating rounds", load_before, totals)
 
 
 def main() -> None:
@@ -190,12 +194,7 @@ def main() -> None:
             print(json.dumps({"bench": "profile_start", "who": name, "round": round_, "seconds": round(seconds, 4),
                               "hops_ms": {k: round(v * 1e3, 2) for k, v in stamps.items()},
                               "load": os.getloadavg()[0]}))
-    load_after = os.getloadavg()
-    print(f"\nmedian of {args.rounds} alternating rounds, {args.workers} workers x 1 thread; load before "
-          f"{' / '.join(f'{x:.2f}' for x in load_before)}, after {' / '.join(f'{x:.2f}' for x in load_after)}")
-    for name, values in totals.items():
-        print(f"  {name:22s} {statistics.median(values) * 1e3:7.1f} ms")
-    print(f"  ratio clusterkit/plain  {statistics.median(totals['clusterkit']) / statistics.median(totals['plain']):.3f}x")
+    _summary(f"median of {args.rounds} alternating rounds, {args.workers} workers x 1 thread", load_before, totals)
     for name in ("clusterkit", "clusterkit-insecure"):
         print(f"\n{name}: median ms per hop")
         for label, values in hops[name].items():
