@@ -141,28 +141,20 @@ def send(
 
 
 def wait_until_subscribed(client: Any, topic: str, timeout: float = 10) -> bool:
-    """Block until ``client``'s subscription to ``topic`` has reached its scheduler.
+    """Make sure ``client``'s subscription to ``topic`` has reached its scheduler.
 
-    ``Client.subscribe_topic`` returns before its message travels on the batched
-    stream; an event logged meanwhile is not delivered. Whoever must not miss one
-    (the owner's control requests, a task stream's actor calls) confirms first.
-    Returns ``False`` if the scheduler has not confirmed within ``timeout`` seconds.
-
-    The scheduler waits for the subscription itself (it lands on its own loop), so
-    this is one round trip however late the batched stream delivers, with no sleep
-    between tries on our side.
+    ``Client.subscribe_topic`` registers the handler and returns before its message
+    travels on the batched stream (which may hold it up to 10 ms); an event logged
+    meanwhile is not delivered. Whoever must not miss one (the owner's control
+    requests, a task stream's actor calls) calls this right after it: the scheduler
+    subscribes the client itself, in one round trip (the batched message, when it
+    lands, changes nothing), with no polling. ``True`` once subscribed; ``timeout`` is
+    kept for callers and unused (the round trip fails like any other if the
+    scheduler is gone).
     """
 
-    async def subscribed(dask_scheduler: Any, topic: str, client_id: str, timeout: float) -> bool:
-        import asyncio
-        import time
-
-        deadline = time.monotonic() + timeout
-        topics = dask_scheduler._broker._topics
-        while not (topic in topics and client_id in topics[topic].subscribers):
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.001)  # lets the batched stream's handler run
+    def subscribe(dask_scheduler: Any, topic: str, client_id: str) -> bool:
+        dask_scheduler.subscribe_topic(topic, client_id)
         return True
 
-    return bool(client.run_on_scheduler(subscribed, topic=topic, client_id=client.id, timeout=timeout))
+    return bool(client.run_on_scheduler(subscribe, topic=topic, client_id=client.id))
