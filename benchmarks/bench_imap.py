@@ -1,4 +1,3 @@
-
 """``ck.imap`` over 10M no-op items from a generator: the kernel's memory stays flat, and throughput.
 
 Run: ``.venv/bin/python -m benchmarks.bench_imap [--items 10000000] [--chunksize 10000]``
