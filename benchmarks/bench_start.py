@@ -1,10 +1,22 @@
-"""Start-to-ready time of a clusterkit session against a plain LocalCluster, and cluster RSS.
+"""Start-to-ready time of a clusterkit session against a plain LocalCluster, and the cluster's PSS.
 
-    python -m benchmarks.bench_start [--rounds 5] [--workers 2]
+    python -m benchmarks.bench_start [--rounds 5] [--pss-rounds 3] [--workers 2]
 
-Both are measured in the same process, alternating, after one warm-up each (a
-kernel imports Dask once). "Ready" means every worker is connected and a client
+Time: both are measured in the same process, alternating, after one warm-up each
+(a kernel imports Dask once). "Ready" means every worker is connected and a client
 can run a task. Prints JSON lines, then a ratio table (clusterkit / plain).
+
+Memory (the issue's goal: PSS at most 1.05x Dask with its dashboard): each round
+starts a fresh interpreter per contender, alternating, that imports ``distributed``,
+reads its own PSS, starts the cluster (clusterkit's default: ``ck.start``, mutual
+TLS, Dask's dashboard on; plain: ``LocalCluster`` with ``dashboard_address``),
+runs one task, waits ``--settle`` seconds and sums PSS (``/proc/PID/smaps_rollup``)
+over the worker processes, any other child process, and this process's growth
+since that first reading (the scheduler and the nannies live in it, and so do the
+client, the dashboard and for clusterkit its own import). PSS shares the pages the
+processes map in common (the Python binary, libraries) between them, so the sum
+counts them once. A fresh process per round: in a reused one, a second cluster
+reuses the memory the first one freed, and its growth reads near zero.
 """
 
 from __future__ import annotations
@@ -13,10 +25,15 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from typing import Any
 
 import psutil
+
+from benchmarks._memory import load_line, pss_bytes
 
 
 def _rss_of_cluster(worker_pids: list[int]) -> int:
@@ -51,12 +68,85 @@ def _plain(n: int) -> tuple[float, int]:
     return elapsed, rss
 
 
+def _pss_child(kind: str, n: int, settle: float) -> None:
+    """In a fresh interpreter: start one cluster, print one JSON line of its PSS, stop it."""
+    import gc
+
+    import distributed
+
+    gc.collect()
+    me = os.getpid()
+    before = pss_bytes(me) or 0
+    if kind == "clusterkit":
+        import clusterkit as ck
+
+        session = ck.start(n_workers=n, threads_per_worker=1)
+        client, stop = session.client, session.stop
+    else:
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           dashboard_address="127.0.0.1:0")
+        client = distributed.Client(cluster)
+
+        def stop() -> None:
+            client.close()
+            cluster.close()
+
+    try:
+        client.submit(abs, -1).result()
+        time.sleep(settle)
+        workers = sorted(client.run(os.getpid).values())
+        others = [p.pid for p in psutil.Process(me).children(recursive=True) if p.pid not in workers]
+        mib = 2**20
+        worker_pss = sum(pss_bytes(pid) or 0 for pid in workers)
+        other_pss = sum(pss_bytes(pid) or 0 for pid in others)
+        growth = (pss_bytes(me) or 0) - before
+        dashboard = "dashboard" in client.scheduler_info().get("services", {})
+        print(json.dumps({"bench": "start-pss", "who": kind, "workers": len(workers), "dashboard": dashboard,
+                          "worker_pss_mib": round(worker_pss / mib, 1),
+                          "other_children": len(others), "other_children_pss_mib": round(other_pss / mib, 1),
+                          "client_process_growth_mib": round(growth / mib, 1),
+                          "client_process_pss_before_mib": round(before / mib, 1),
+                          "total_pss_mib": round((worker_pss + other_pss + growth) / mib, 1)}), flush=True)
+    finally:
+        stop()
+
+
+def _pss_rounds(n: int, rounds: int, settle: float) -> dict[str, list[dict[str, Any]]]:
+    """Alternate fresh interpreters measuring each contender's PSS; return their records."""
+    results: dict[str, list[dict[str, Any]]] = {"clusterkit": [], "plain": []}
+    for round_ in range(rounds):
+        order = ("clusterkit", "plain") if round_ % 2 == 0 else ("plain", "clusterkit")
+        for kind in order:
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.bench_start", "--pss-child", kind, "--workers", str(n),
+                 "--settle", str(settle)],
+                capture_output=True, text=True, timeout=300, check=False,
+            )
+            lines = [line for line in done.stdout.splitlines() if line.startswith('{"bench": "start-pss"')]
+            if done.returncode or not lines:
+                error = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                print(json.dumps({"bench": "start-pss", "who": kind, "round": round_,
+                                  "error": f"exit {done.returncode}: {error}"[:300]}), flush=True)
+                continue
+            record = {**json.loads(lines[-1]), "round": round_}
+            print(json.dumps(record), flush=True)
+            results[kind].append(record)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pss-rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds after ready before PSS is read")
+    parser.add_argument("--pss-child", choices=("clusterkit", "plain"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("CLUSTERKIT_REGISTRY_DIR", tempfile.mkdtemp(prefix="ck-bench-"))
+    if args.pss_child:
+        _pss_child(args.pss_child, args.workers, args.settle)
+        return
+    print(load_line("before"), flush=True)
     _clusterkit(args.workers)
     _plain(args.workers)
     results: dict[str, list[tuple[float, int]]] = {"clusterkit": [], "plain": []}
@@ -76,6 +166,23 @@ def main() -> None:
     print(f"  ratio clusterkit/plain   {ck_s / plain_s:6.2f}x")
     print(f"worker processes RSS       {ck_rss / 2**20:6.0f} MiB (+ this process {kernel_rss / 2**20:.0f} MiB, "
           "which holds the scheduler and nannies)")
+    pss = _pss_rounds(args.workers, args.pss_rounds, args.settle)
+    print(f"\nPSS of a {args.workers}-worker cluster, MiB (median of {args.pss_rounds} fresh processes each; "
+          "workers + other children + client-process growth)")
+    print(f"  {'':<28} {'workers':>8} {'children':>9} {'client+':>8} {'total':>8}")
+    for kind, label in (("clusterkit", "clusterkit ck.start (TLS)"), ("plain", "LocalCluster + dashboard")):
+        rows = pss[kind]
+        if not rows:
+            print(f"  {label:<28} (no successful round)")
+            continue
+        cells = [statistics.median(r[k] for r in rows)
+                 for k in ("worker_pss_mib", "other_children_pss_mib", "client_process_growth_mib", "total_pss_mib")]
+        print(f"  {label:<28} " + " ".join(f"{c:>8.1f}" for c in cells))
+    if pss["clusterkit"] and pss["plain"]:
+        ck_total = statistics.median(r["total_pss_mib"] for r in pss["clusterkit"])
+        plain_total = statistics.median(r["total_pss_mib"] for r in pss["plain"])
+        print(f"  ratio clusterkit/plain       {ck_total / plain_total:.3f}x  (goal: at most 1.05x)")
+    print(load_line("after"), flush=True)
 
 
 if __name__ == "__main__":
