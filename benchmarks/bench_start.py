@@ -125,7 +125,7 @@ def _pss_rounds(n: int, rounds: int, settle: float) -> dict[str, list[dict[str, 
             lines = [line for line in done.stdout.splitlines() if line.startswith('{"bench": "start-pss"')]
             if done.returncode or not lines:
                 error = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                print(json.dumps({"bench": "start-pss", "who": kind, "round": round_,
+                print(json.dumps({"bench": "start-pss", "who": kind, "contender": f"{kind} PSS", "round": round_,
                                   "error": f"exit {done.returncode}: {error}"[:300]}), flush=True)
                 continue
             record = {**json.loads(lines[-1]), "round": round_}
