@@ -1,35 +1,48 @@
 """A 64-worker local cluster: what the live widgets cost per update, whether they keep up, and scaling.
 
-Run: ``.venv/bin/python -m benchmarks.bench_cluster64 [--workers 64] [--seconds 20] [--memory 256MiB]``
+Run: ``.venv/bin/python -m benchmarks.bench_cluster64 [--mode threads|processes] [--workers 64]
+[--seconds 20] [--pairs 2] [--memory 256MiB]``
 
 Everything runs in a real IPython kernel (``jupyter_client``), as in a notebook:
 
-1. ``ck.start(n_workers=2, threads_per_worker=1, memory_limit="256MiB")``: clusterkit's
-   default local cluster (worker processes, mutual TLS, Dask's dashboard), one thread
-   and a small memory limit per worker.
+1. A 2-worker x 1-thread cluster through clusterkit's API. ``--mode processes``:
+   ``ck.start(n_workers=2, threads_per_worker=1, memory_limit="256MiB")``, the default
+   local cluster (worker processes, mutual TLS, Dask's dashboard). ``--mode threads``:
+   ``ck.start(factory=...)`` with a ``clusterkit.factories`` entry for a
+   ``LocalCluster(processes=False)``: the workers are threads of the kernel, talking
+   over Dask's in-process transport (no socket but the dashboard's), with no
+   per-worker memory limit (in-process workers each compare the whole process's memory
+   with their own limit, so 256 MiB would pause them all).
 2. A cell ``%cluster scale 64``, timed inside the kernel (the magic returns once the
-   scheduler counts 64 workers).
-3. The same workload twice, for ``--seconds`` each: ``client.map(abs, ...)`` with one
-   task per item (the most task-stream events per second), batches of ``--batch``,
-   first with no widget, then with the status widget (polls once a second) and the
-   task stream (four times a second) open. In a kernel with no front end every
-   widget polls all the time, the worst case. Each widget's poll tick is wrapped with a
-   timer in the kernel: *tick* is one whole poll (asking the scheduler, which runs on
-   the same event loop in this process, and the update), *update* is the synchronous
-   part that builds and sends the message (``StatusWidget._apply``,
-   ``TaskStreamWidget.flush``). The driver counts the comm messages that reach it on
-   IOPub (what a front end would receive): *delivered/s* against the *wanted* rate.
-   The kernel's CPU (seconds per second, read with psutil) with the widgets open and
-   closed, and the workload's tasks/s, show what they cost in total.
+   scheduler counts 64 workers; it gives up after 60 s, and then the benchmark waits on).
+3. The same workload in ``--pairs`` pairs of phases of ``--seconds``, alternating:
+   ``client.map(abs, ...)`` with one task per item (the most task-stream events per
+   second), ``--batch`` at a time, with no widget, and with the status widget (polls
+   once a second) and the task stream (four times a second) open. In a kernel with no
+   front end every widget polls all the time, the worst case. Each widget's poll tick
+   is wrapped with a timer in the kernel: *tick* is one whole poll (asking the
+   scheduler, which runs on the same event loop in this process, and the update),
+   *update* the synchronous part that builds and sends the message
+   (``StatusWidget._apply``, ``TaskStreamWidget.flush``). The driver counts the comm
+   messages that reach it on IOPub (what a front end would receive): *deliver/s*
+   against the *wanted* rate. The workload's tasks/s and the kernel's CPU (psutil)
+   with the widgets open and closed show what they cost in total.
 4. ``%cluster scale 2``, timed.
-5. The peer, in the same kernel: a plain ``LocalCluster`` (TCP, dashboard on, same
-   threads and memory limit) started with 2 workers, ``cluster.scale(64)`` and back to
-   2, each waited for the way the magic waits (the scheduler's worker count, polled
-   every 0.1 s). Ratio = clusterkit / Dask seconds (clusterkit's includes TLS).
+5. The peer, in the same kernel: a plain ``LocalCluster`` of the same kind (processes
+   on TCP, or threads), dashboard on, started with 2 workers, ``cluster.scale(64)`` and
+   back to 2, each waited for the way the magic waits (the scheduler's worker count,
+   polled every 0.1 s, which is also the resolution of both). Ratio = clusterkit / Dask.
 
-Prints JSON records, then tables; the load average before and after. On a 2-core
-machine 64 worker processes (each imports Dask and holds ~60-100 MiB) take most of a
-minute to start: the scale-up figure is dominated by process start, for both.
+Prints JSON records, then tables, Dask's ERROR log lines from the kernel counted by
+message, and the load average before and after.
+
+64 worker *processes* do not fit a 2-core machine: each idle worker keeps a few
+percent of a core busy (heartbeats, its memory monitor, the profiler's 10 ms samples),
+so 64 of them keep the load average above 60, the kernel (scheduler, nannies, widgets)
+gets a 1/60 share of the CPU, heartbeats time out, and clusterkit's 8 s
+``distributed.scheduler.worker-ttl`` removes workers that the nannies then restart.
+On such a machine run ``--mode processes`` with the workers that fit (``--workers 16``)
+and ``--mode threads`` for 64.
 """
 
 from __future__ import annotations
@@ -156,11 +169,27 @@ def dask_scale(cluster: Any, client: Any, n: int, timeout: float) -> dict[str, A
 class Kernel:
     """A real IPython kernel (``python3`` spec of this environment), cells run one at a time."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log: pathlib.Path) -> None:
         from jupyter_client.manager import start_new_kernel
 
-        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(REPO), env=env, startup_timeout=120)
+        self.log = log
+        with open(log, "wb") as out:  # the kernel's (and Dask's) stdout/stderr: counted, not shown
+            self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(REPO), env=env,
+                                                startup_timeout=120, stdout=out, stderr=out)
         self.process = psutil.Process(self.km.provisioner.process.pid)  # type: ignore[union-attr]
+
+    def logged_errors(self) -> dict[str, int]:
+        """Dask's ERROR log lines in the kernel's output, counted by message."""
+        counts: dict[str, int] = {}
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return counts
+        for line in text.splitlines():
+            if " - ERROR - " in line:
+                message = line.split(" - ERROR - ", 1)[1].strip()[:100]
+                counts[message] = counts.get(message, 0) + 1
+        return counts
 
     def run(self, code: str, timeout: float = 900) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
         """Run one cell: its JSON lines, every IOPub message it saw, and its error ("" if none)."""
@@ -324,17 +353,35 @@ def _widget_row(name: str, opened: list[dict[str, Any]], key: str, delivered_key
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--mode", choices=("threads", "processes"), default="threads",
+                        help="workers as threads of the kernel (a factory) or as processes (ck.start's default)")
     parser.add_argument("--seconds", type=float, default=20.0, help="each workload phase")
     parser.add_argument("--batch", type=int, default=1000, help="tasks per client.map in the workload")
-    parser.add_argument("--memory", default="256MiB", help="memory limit per worker")
+    parser.add_argument("--memory", default="256MiB", help="memory limit per worker process (--mode processes)")
     parser.add_argument("--rounds", type=int, default=1, help="scale up/down cycles for each contender")
     parser.add_argument("--pairs", type=int, default=2, help="pairs of workload phases, widgets closed / open")
     args = parser.parse_args()
-    n, memory = args.workers, args.memory
+    n = args.workers
+    # In-process workers each measure the whole process's memory against their own limit
+    # (they would all pause at 80% of 256 MiB): no per-worker limit for threads.
+    memory = args.memory if args.mode == "processes" else 0
     print(load_line("before"), flush=True)
 
-    env = {**os.environ, "CLUSTERKIT_REGISTRY_DIR": tempfile.mkdtemp(prefix="ck-bench-64-")}
-    kernel = Kernel(env)
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="ck-bench-64-"))
+    env = {**os.environ, "CLUSTERKIT_REGISTRY_DIR": str(folder / "registry")}
+    kernel = Kernel(env, folder / "kernel.log")
+    processes = args.mode == "processes"
+    if processes:  # clusterkit's default local cluster: worker processes, mutual TLS
+        start = f"session = ck.start(n_workers=2, threads_per_worker=1, memory_limit={memory!r})\n"
+    else:  # workers as threads of the kernel (in-process transport): a factory, clusterkit's own API
+        start = (
+            "import dask, logging\n"
+            "dask.config.set({'clusterkit.factories.bench-threads': {'module': 'distributed', "
+            "'class': 'LocalCluster', 'kwargs': {'n_workers': 2, 'threads_per_worker': 1, "
+            f"'memory_limit': {memory!r}, 'processes': False, "
+            "'dashboard_address': '127.0.0.1:0', 'silence_logs': logging.ERROR}}})\n"
+            "session = ck.start(factory='bench-threads')\n"
+        )
     scales: dict[str, list[dict[str, Any]]] = {"clusterkit": [], "dask": []}
     try:
         records, _, error = kernel.run(
@@ -343,7 +390,7 @@ def main() -> None:
             "import clusterkit as ck\n"
             "from benchmarks import bench_cluster64 as b\n"
             "_t0 = time.perf_counter()\n"
-            f"session = ck.start(n_workers=2, threads_per_worker=1, memory_limit={memory!r})\n"
+            + start +
             "session.client.submit(abs, -1).result()\n"
             "print(json.dumps({'step': 'start', 'workers': 2, 'seconds': round(time.perf_counter() - _t0, 3), "
             "'address': session.address}))",
@@ -365,8 +412,9 @@ def main() -> None:
         records, _, error = kernel.run(
             "import logging\n"
             "from distributed import Client, LocalCluster\n"
-            f"dc = LocalCluster(n_workers=2, threads_per_worker=1, memory_limit={memory!r}, processes=True, "
-            "host='127.0.0.1', dashboard_address='127.0.0.1:0', silence_logs=logging.ERROR)\n"
+            f"dc = LocalCluster(n_workers=2, threads_per_worker=1, memory_limit={memory!r}, processes={processes}, "
+            + ("host='127.0.0.1', " if processes else "")  # in-process workers use inproc://, no host
+            + "dashboard_address='127.0.0.1:0', silence_logs=logging.ERROR)\n"
             "dclient = Client(dc)\n"
             "dclient.submit(abs, -1).result()\n"
             "print(json.dumps({'step': 'dask start'}))",
@@ -386,15 +434,21 @@ def main() -> None:
             kernel.run("dclient.close(); dc.close()", timeout=300)
     finally:
         kernel.stop()
+        errors = kernel.logged_errors()
+        print(json.dumps({"kernel_log": str(kernel.log), "dask_errors": errors}), flush=True)
 
     _report(n, args, phases, scales)
+    if errors:
+        print(f"\nDask logged {sum(errors.values())} errors in the kernel ({kernel.log}):")
+        for message, count in sorted(errors.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"  {count:>5} x {message}")
     print(load_line("after"), flush=True)
 
 
 def _report(n: int, args: argparse.Namespace, phases: dict[str, list[dict[str, Any]]],
             scales: dict[str, list[dict[str, Any]]]) -> None:
     opened, closed = phases["open"], phases["closed"]
-    print(f"\nlive widgets on {n} workers x 1 thread, client.map of no-op tasks, {len(opened)} x "
+    print(f"\nlive widgets on {n} workers ({args.mode}) x 1 thread, client.map of no-op tasks, {len(opened)} x "
           f"{args.seconds:.0f} s (kernel side; a kernel with no front end polls all the time)")
     print(f"  {'widget':<13} {'wanted':>6} {'ticks/s':>8} {'deliver/s':>10} {'tick ms':>10} {'p90':>8} "
           f"{'max':>8} {'update ms':>11} {'p90':>8} {'loop %':>7}")
@@ -416,7 +470,8 @@ def _report(n: int, args: argparse.Namespace, phases: dict[str, list[dict[str, A
           f"{medians['open'][1] - medians['closed'][1]:>+15.3f} {medians['open'][2] - medians['closed'][2]:>+12.3f}"
           f"   (paired tasks/s ratios: {', '.join(f'{p:.3f}' for p in pairs)})")
 
-    print(f"\nscaling 2 -> {n} -> 2 workers (s; clusterkit: `%cluster scale N` in a kernel cell, TLS; "
+    how = "worker processes, TLS" if args.mode == "processes" else "in-process workers, factory session"
+    print(f"\nscaling 2 -> {n} -> 2 workers (s; clusterkit: `%cluster scale N` in a kernel cell, {how}; "
           "dask: LocalCluster.scale(N) + the same wait)")
     times: dict[str, dict[str, list[float]]] = {}
     for who, records in scales.items():
