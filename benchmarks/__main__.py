@@ -38,8 +38,11 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("scaling", "benchmarks.bench_scaling", [], ["--repeat", "1"]),
     ("taskstream", "benchmarks.bench_taskstream", [], ["--items", "5000", "--tasks", "200", "--rounds", "1"]),
     ("imap", "benchmarks.bench_imap", [], ["--items", "200000"]),
-    ("cluster64", "benchmarks.bench_cluster64", [],
-     ["--workers", "4", "--seconds", "3", "--batch", "200", "--pairs", "1"]),
+    # 64 workers as threads of the kernel; worker processes only as many as fit 2 cores (see its docstring)
+    ("cluster64", "benchmarks.bench_cluster64", ["--mode", "threads", "--workers", "64"],
+     ["--mode", "threads", "--workers", "4", "--seconds", "3", "--batch", "200", "--pairs", "1", "--rounds", "1"]),
+    ("cluster-processes", "benchmarks.bench_cluster64", ["--mode", "processes", "--workers", "16", "--rounds", "2"],
+     ["--mode", "processes", "--workers", "4", "--seconds", "3", "--batch", "200", "--pairs", "1", "--rounds", "1"]),
     ("security", "benchmarks.bench_security", [], ["--smoke"]),
     ("registry", "benchmarks.bench_registry", [], ["--smoke"]),
     ("gateway", "benchmarks.bench_gateway", [], ["--rounds", "1"]),

@@ -36,18 +36,21 @@ Everything runs in a real IPython kernel (``jupyter_client``), as in a notebook:
 Prints JSON records, then tables, Dask's ERROR log lines from the kernel counted by
 message, and the load average before and after.
 
-64 worker *processes* do not fit a 2-core machine: each idle worker keeps a few
-percent of a core busy (heartbeats, its memory monitor, the profiler's 10 ms samples),
-so 64 of them keep the load average above 60, the kernel (scheduler, nannies, widgets)
-gets a 1/60 share of the CPU, heartbeats time out, and clusterkit's 8 s
-``distributed.scheduler.worker-ttl`` removes workers that the nannies then restart.
-On such a machine run ``--mode processes`` with the workers that fit (``--workers 16``)
-and ``--mode threads`` for 64.
+64 worker *processes* do not fit a 2-core machine: an idle worker process alone uses
+about 2.6% of a core (8 idle workers of ``ck.start`` over 10 s, all housekeeping), so
+64 idle ones take ~1.7 of the 2 cores before any work. In the one 64-process run
+(load average 5 before, over 60 during), ``%cluster scale 64`` took 68 s, the load
+average passed 60, the kernel (scheduler, nannies, widgets) got about 4% of a core,
+37 worker heartbeats timed out and clusterkit's 8 s ``distributed.scheduler.worker-ttl``
+removed workers (59 of 64 left), and the workload ran 12.6 tasks/s. So on such a
+machine run ``--mode processes`` with the workers that fit (``--workers 16``) and
+``--mode threads`` for 64.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import json
 import os
@@ -130,15 +133,60 @@ def _spread(seconds: list[float]) -> dict[str, float]:
     }
 
 
+class LoopLag:
+    """How late a 0.1 s sleep wakes on an event loop: how busy the loop the widgets poll on is.
+
+    Widgets sleep their interval between ticks on the client's loop (which, for a
+    LocalCluster, also runs the scheduler and the nannies): when the loop is busy their
+    timers fire late, and they poll less often than asked whatever their own cost.
+    """
+
+    def __init__(self, loop: Any, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.lags: list[float] = []
+        self._running = True
+        asyncio.run_coroutine_threadsafe(self._run(), loop.asyncio_loop)
+
+    async def _run(self) -> None:
+        while self._running:
+            started = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.lags.append(time.perf_counter() - started - self.interval)
+
+    def stop(self) -> list[float]:
+        self._running = False
+        return self.lags
+
+
 def run_workload(client: Any, seconds: float, batch: int) -> dict[str, Any]:
     """One task per item (``abs``), ``batch`` at a time, until ``seconds`` have passed."""
+    lag = LoopLag(client.loop)
     done, wall, started = 0, time.time(), time.perf_counter()
     while time.perf_counter() - started < seconds:
         client.gather(client.map(abs, range(-batch, 0), pure=False))
         done += batch
     elapsed = time.perf_counter() - started
+    lags = lag.stop()
     return {"tasks": done, "seconds": round(elapsed, 3), "tasks_per_s": round(done / elapsed, 1),
-            "t_start": wall, "t_end": wall + elapsed}
+            "t_start": wall, "t_end": wall + elapsed, "loop_lag_ms": _spread(lags),
+            "lag_list_ms": [round(x * 1e3, 3) for x in lags]}
+
+
+def idle_update_cost(widget: Any, rounds: int = 10) -> dict[str, Any]:
+    """One update of ``widget`` (``refresh()``: ask the scheduler, build and send) with no workload.
+
+    Its poller is stopped first. Wall time, and this process's CPU time (every thread:
+    an upper bound, since idle workers' housekeeping runs too).
+    """
+    widget._poller.stop()
+    walls, cpus = [], []
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        widget.refresh()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+        time.sleep(0.05)
+    return {"wall_ms": _spread(walls), "cpu_ms": _spread(cpus)}
 
 
 def worker_count(client: Any) -> int:
@@ -331,7 +379,7 @@ def _phases(kernel: Kernel, args: argparse.Namespace) -> dict[str, list[dict[str
                                           f"{args.batch})))")
         record["phase"] = mode
         shown = {k: ({kk: vv for kk, vv in v.items() if not kk.endswith("_list_ms")} if isinstance(v, dict) else v)
-                 for k, v in record.items()}
+                 for k, v in record.items() if not k.endswith("_list_ms")}
         print(json.dumps(shown), flush=True)
         phases[mode].append(record)
     return phases
@@ -358,7 +406,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="each workload phase")
     parser.add_argument("--batch", type=int, default=1000, help="tasks per client.map in the workload")
     parser.add_argument("--memory", default="256MiB", help="memory limit per worker process (--mode processes)")
-    parser.add_argument("--rounds", type=int, default=1, help="scale up/down cycles for each contender")
+    parser.add_argument("--rounds", type=int, default=3, help="scale up/down cycles for each contender")
     parser.add_argument("--pairs", type=int, default=2, help="pairs of workload phases, widgets closed / open")
     args = parser.parse_args()
     n = args.workers
@@ -403,6 +451,17 @@ def main() -> None:
         _scale_cell(kernel, n, scales["clusterkit"], "clusterkit scale up")
         kernel.run(f"b.run_workload(session.client, 1, {args.batch})")  # warm up every worker
         phases = _phases(kernel, args)
+        idle, _, error = kernel.run(
+            "from clusterkit.widgets import status_widget, task_stream\n"
+            "sw, ts = status_widget(session), task_stream(session)\n"
+            "try:\n"
+            "    print(json.dumps({'step': 'idle update', 'status': b.idle_update_cost(sw), "
+            "'stream': b.idle_update_cost(ts)}))\n"
+            "finally:\n"
+            "    sw.close(); ts.close()"
+        )
+        phases["idle"] = idle[-1:] if not error else [{"error": error}]
+        print(json.dumps(phases["idle"][0]), flush=True)
         _scale_cell(kernel, 2, scales["clusterkit"], "clusterkit scale down")
         for _ in range(args.rounds - 1):
             _scale_cell(kernel, n, scales["clusterkit"], "clusterkit scale up")
@@ -456,15 +515,25 @@ def _report(n: int, args: argparse.Namespace, phases: dict[str, list[dict[str, A
     print(_widget_row("task stream", opened, "stream", "event_batches"))
     print("  (tick: one poll, asking the in-process scheduler on the shared event loop, plus the update;\n"
           "   update: building and sending the message; deliver/s: status state messages and task-stream\n"
-          "   event batches that reached the client over IOPub; loop %: ticks' wall time / window)")
-    print(f"\n  {'workload (median)':<18} {'tasks/s':>10} {'kernel CPU s/s':>15} {'CPU ms/task':>12}")
+          "   event batches that reached the client over IOPub; loop %: ticks' wall time / window;\n"
+          "   loop lag: how late a 0.1 s sleep on the same loop woke, i.e. how busy the loop was)")
+    idle = (phases.get("idle") or [{}])[0]
+    if "status" in idle:
+        print("  one update with no workload (refresh(), poller stopped; median ms of 10): "
+              f"status {idle['status']['wall_ms']['median']} wall / {idle['status']['cpu_ms']['median']} CPU, "
+              f"task stream {idle['stream']['wall_ms']['median']} wall / {idle['stream']['cpu_ms']['median']} CPU "
+              "(CPU: the whole process)")
+    print(f"\n  {'workload (median)':<18} {'tasks/s':>10} {'kernel CPU s/s':>15} {'CPU ms/task':>12} "
+          f"{'loop lag ms':>12} {'p90':>8}")
     medians = {}
     for mode, phase in (("closed", closed), ("open", opened)):
         tasks = statistics.median(r["tasks_per_s"] for r in phase)
         cpu = statistics.median(r["kernel_cpu_per_s"] for r in phase)
         per_task = statistics.median(1e3 * r["kernel_cpu_per_s"] / r["tasks_per_s"] for r in phase)
+        lag = _spread([x / 1e3 for r in phase for x in r["lag_list_ms"]])
         medians[mode] = (tasks, cpu, per_task)
-        print(f"  widgets {mode:<10} {tasks:>10.1f} {cpu:>15.3f} {per_task:>12.3f}")
+        print(f"  widgets {mode:<10} {tasks:>10.1f} {cpu:>15.3f} {per_task:>12.3f} {lag.get('median', 0):>12} "
+              f"{lag.get('p90', 0):>8}")
     pairs = [o["tasks_per_s"] / c["tasks_per_s"] for o, c in zip(opened, closed, strict=False)]
     print(f"  open/closed        {medians['open'][0] / medians['closed'][0]:>10.3f} "
           f"{medians['open'][1] - medians['closed'][1]:>+15.3f} {medians['open'][2] - medians['closed'][2]:>+12.3f}"
