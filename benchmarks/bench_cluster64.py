@@ -53,6 +53,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import math
 import os
 import pathlib
 import queue
@@ -128,7 +129,7 @@ def _spread(seconds: list[float]) -> dict[str, float]:
     return {
         "n": len(ordered),
         "median": round(statistics.median(ordered) * 1e3, 3),
-        "p90": round(ordered[int(0.9 * (len(ordered) - 1))] * 1e3, 3),
+        "p90": round(ordered[math.ceil(0.9 * len(ordered)) - 1] * 1e3, 3),  # nearest rank
         "max": round(ordered[-1] * 1e3, 3),
     }
 
