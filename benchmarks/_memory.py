@@ -80,12 +80,14 @@ class MemorySampler:
         self.sample()
 
     def summary(self) -> dict[str, Any]:
-        """Start, peak and end of RSS and PSS in MiB, and the number of samples."""
+        """Start, peak and end of RSS and PSS in MiB, PSS at each tenth of the run, the number of samples."""
         mib = 2**20
         rss = [s[1] for s in self.samples]
         pss = [s[2] for s in self.samples]
+        tenths = [pss[min(len(pss) - 1, round(i * (len(pss) - 1) / 10))] for i in range(11)]
         return {
             "samples": len(self.samples),
+            "pss_tenths_mib": [round(x / mib, 1) for x in tenths],
             "rss_start_mib": round(rss[0] / mib, 1), "rss_peak_mib": round(max(rss) / mib, 1),
             "rss_end_mib": round(rss[-1] / mib, 1),
             "pss_start_mib": round(pss[0] / mib, 1), "pss_peak_mib": round(max(pss) / mib, 1),
