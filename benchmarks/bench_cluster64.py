@@ -28,8 +28,9 @@ Everything runs in a real IPython kernel (``jupyter_client``), as in a notebook:
    against the *wanted* rate. The workload's tasks/s and the kernel's CPU (psutil)
    with the widgets open and closed show what they cost in total.
 4. ``%cluster scale 2``, timed.
-5. The peer, in the same kernel: a plain ``LocalCluster`` of the same kind (processes
-   on TCP, or threads), dashboard on, started with 2 workers, ``cluster.scale(64)`` and
+5. The peer, in a second kernel that never imports clusterkit (so Dask's own settings,
+   not the ones clusterkit's config sets): a plain ``LocalCluster`` of the same kind
+   (processes on TCP, or threads), dashboard on, started with 2 workers, ``cluster.scale(64)`` and
    back to 2, each waited for the way the magic waits (the scheduler's worker count,
    polled every 0.1 s, which is also the resolution of both). Ratio = clusterkit / Dask.
 
@@ -272,11 +273,12 @@ class Kernel:
         except psutil.Error:
             return []
 
-    def stop(self) -> None:
-        """Stop every cluster in the kernel, shut it down, and end any child it left (by PID)."""
+    def stop(self, clusterkit: bool = True) -> None:
+        """Stop every clusterkit cluster in the kernel, shut it down, and end any child it left (by PID)."""
         left = self.children()
         try:
-            self.run("import clusterkit as _ck\n_ck.stop_all()", timeout=120)
+            if clusterkit:
+                self.run("import clusterkit as _ck\n_ck.stop_all()", timeout=120)
         except Exception as exc:
             print(f"# stopping clusters in the kernel failed: {exc}", flush=True)
         self.kc.stop_channels()
@@ -468,38 +470,50 @@ def main() -> None:
             _scale_cell(kernel, n, scales["clusterkit"], "clusterkit scale up")
             _scale_cell(kernel, 2, scales["clusterkit"], "clusterkit scale down")
         kernel.run("session.stop()")
+    finally:
+        kernel.stop()
+    errors = kernel.logged_errors()
+    print(json.dumps({"kernel_log": str(kernel.log), "dask_errors": errors}), flush=True)
 
-        records, _, error = kernel.run(
-            "import logging\n"
+    # The peer in a kernel of its own that never imports clusterkit, so it runs with Dask's own settings.
+    peer = Kernel(env, folder / "kernel-dask.log")
+    try:
+        records, _, error = peer.run(
+            "import json, logging, time\n"
             "from distributed import Client, LocalCluster\n"
+            "from benchmarks import bench_cluster64 as b\n"
             f"dc = LocalCluster(n_workers=2, threads_per_worker=1, memory_limit={memory!r}, processes={processes}, "
             + ("host='127.0.0.1', " if processes else "")  # in-process workers use inproc://, no host
             + "dashboard_address='127.0.0.1:0', silence_logs=logging.ERROR)\n"
             "dclient = Client(dc)\n"
             "dclient.submit(abs, -1).result()\n"
-            "print(json.dumps({'step': 'dask start'}))",
+            "import sys\n"
+            "print(json.dumps({'step': 'dask start', 'clusterkit_imported': 'clusterkit' in sys.modules}))",
             timeout=300,
         )
         if error:
             raise RuntimeError(f"LocalCluster failed in the kernel: {error}")
+        print(json.dumps(records[-1]), flush=True)
         try:
             for _ in range(args.rounds):
                 for target, label in ((n, "dask scale up"), (2, "dask scale down")):
-                    records, _, error = kernel.run(
+                    records, _, error = peer.run(
                         f"print(json.dumps(b.dask_scale(dc, dclient, {target}, 900)))")
                     record = {"step": label, "n": target, **(records[-1] if records else {"error": error})}
                     print(json.dumps(record), flush=True)
                     scales["dask"].append(record)
         finally:
-            kernel.run("dclient.close(); dc.close()", timeout=300)
+            peer.run("dclient.close(); dc.close()", timeout=300)
     finally:
-        kernel.stop()
-        errors = kernel.logged_errors()
-        print(json.dumps({"kernel_log": str(kernel.log), "dask_errors": errors}), flush=True)
+        peer.stop(clusterkit=False)
+    peer_errors = peer.logged_errors()
+    print(json.dumps({"kernel_log": str(peer.log), "dask_errors": peer_errors}), flush=True)
+    for message, count in peer_errors.items():
+        errors[f"(dask peer) {message}"] = count
 
     _report(n, args, phases, scales)
     if errors:
-        print(f"\nDask logged {sum(errors.values())} errors in the kernel ({kernel.log}):")
+        print(f"\nDask logged {sum(errors.values())} errors in the kernels ({folder}):")
         for message, count in sorted(errors.items(), key=lambda kv: -kv[1])[:5]:
             print(f"  {count:>5} x {message}")
     print(load_line("after"), flush=True)
