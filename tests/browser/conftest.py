@@ -39,6 +39,32 @@ CHROMIUM_ARGS = [
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+def use_thread_timeouts(items: list[pytest.Item], folder: pathlib.Path) -> None:
+    """Give the tests under ``folder`` pytest-timeout's ``thread`` method, keeping their time limits.
+
+    The default ``signal`` method raises from a SIGALRM handler, and a Playwright sync-API
+    wait (run inside Playwright's own greenlet and event loop) does not stop for it: a hung
+    browser wait once ran far past its limit. The thread method dumps every thread's stack
+    and ends the run at the limit instead (fixture teardown does not run then; CI's
+    machine is thrown away). Called from ``pytest_collection_modifyitems``, which sees the
+    items of the whole session, so only ``folder``'s are changed.
+    """
+    for item in items:
+        if folder not in item.path.parents:
+            continue
+        marker = item.get_closest_marker("timeout")
+        settings: dict[str, Any] = {"timeout": None}  # None: the ini/--timeout value
+        if marker is not None:
+            settings.update(zip(("timeout", "method"), marker.args, strict=False))
+            settings.update(marker.kwargs)
+        settings["method"] = "thread"
+        item.add_marker(pytest.mark.timeout(**settings), append=False)  # the closest marker wins
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    use_thread_timeouts(items, pathlib.Path(__file__).parent)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
