@@ -102,7 +102,9 @@ def _build(key: str, func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[A
     from distributed.spans import SpanMetadata
 
     task = Task(key, func, *(parse_input(a) for a in args), _data_producer=True)
-    return LLGExpr({key: task}), SpanMetadata(collections=[{"type": "Future"}])
+    # The key is unique per submission: naming the expression by it spares Dask tokenizing
+    # (hashing) every argument, a batch's whole payload included.
+    return LLGExpr({key: task}, _determ_token=key), SpanMetadata(collections=[{"type": "Future"}])
 
 
 def submit(

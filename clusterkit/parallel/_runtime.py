@@ -17,6 +17,10 @@ The first primitive used on a client prepares the cluster once:
   Dask's queue then hands a queued task (every ``f.remote()`` call and ``ck.map``
   batch is one, see :mod:`._common`) to a worker only when one of its threads is
   free, never a second task to a busy single-thread worker.
+* **Small results come with the completion.** A scheduler stream handler
+  forwards the value a task offers as it finishes to the client that submitted
+  it, so ``ck.get`` and ``ck.map`` read it without a second round trip (see
+  :mod:`._results`; sizes in ``clusterkit.parallel.inline-results``).
 * **A worker plugin** that applies the interval on every worker, including
   workers that join later (restarts), and runs the set-up that modules above this
   one registered with :func:`on_worker` (the actor call handler).
@@ -36,8 +40,12 @@ from distributed import Client
 from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin
 
 from clusterkit import config, registry
+from clusterkit.parallel import _results
 
-__all__ = ["batched_send_interval", "check_connected", "client", "on_worker", "prepare", "worker_saturation"]
+__all__ = [
+    "batched_send_interval", "check_connected", "client", "inline_limit", "on_worker", "prepare", "reply_to",
+    "worker_saturation",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +66,26 @@ def worker_saturation() -> float | None:
     """``clusterkit.parallel.worker-saturation`` (``None`` keeps the scheduler's own)."""
     value = config.get("parallel.worker-saturation", 1.0)
     return None if value is None else float(value)
+
+
+def inline_limit(kind: str) -> int | None:
+    """Bytes: the largest ``kind`` result (``task``, ``map`` or ``cache``) sent with its completion.
+
+    ``None`` when ``clusterkit.parallel.inline-results.<kind>`` is null (off).
+    """
+    value = config.get(f"parallel.inline-results.{kind}", None)
+    return None if value is None else int(dask.utils.parse_bytes(value))
+
+
+_inline_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def reply_to(c: Client, kind: str) -> tuple[str, int] | None:
+    """What a task needs to send its ``kind`` result with its completion to ``c`` (``None``: don't)."""
+    if c not in _inline_clients:
+        return None
+    limit = inline_limit(kind)
+    return None if not limit else (c.id, limit)
 
 
 #: (setup, teardown) pairs run on every worker by the plugin; see :func:`on_worker`.
@@ -125,6 +153,11 @@ def prepare(c: Client) -> None:
             c.run_on_scheduler(_tune_scheduler, interval, c.id, worker_saturation())
         except Exception as exc:  # a scheduler without clusterkit installed
             logger.info("clusterkit: could not install its scheduler plugin: %s", exc)
+        else:
+            cache = inline_limit("cache")
+            if cache:  # the scheduler forwards results now: the client keeps them
+                _results.store_for(c, cache)
+                _inline_clients.add(c)
         try:
             c.register_plugin(ParallelWorkerPlugin(interval), name=_PLUGIN_NAME)
         except Exception as exc:
@@ -149,6 +182,7 @@ def _tune_scheduler(interval: float, client_id: str, saturation: float | None = 
             stream.interval = interval
     if _PLUGIN_NAME not in scheduler.plugins:
         scheduler.add_plugin(_IntervalSchedulerPlugin(interval), name=_PLUGIN_NAME)
+    _results.install_on_scheduler(scheduler)
     _check_worker_ttl_every_second(scheduler)
 
 

@@ -54,7 +54,7 @@ import time
 import traceback
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import CancelledError
 from typing import Any
 
@@ -63,7 +63,7 @@ from distributed import Future
 from distributed import as_completed as dask_as_completed
 from distributed.scheduler import KilledWorker
 
-from clusterkit.parallel import _common, _runtime
+from clusterkit.parallel import _common, _results, _runtime
 from clusterkit.parallel.progress import make_progress
 
 __all__ = ["imap", "map", "run_batch"]
@@ -134,20 +134,31 @@ async def _heard_cancel(keys: list[str], timeout: float, dask_worker: Any = None
 
 def _format_remote_traceback(exc: BaseException) -> str:
     tb = exc.__traceback__
-    # Drop run_batch's own frame: the user wants their function's lines.
-    if tb is not None and tb.tb_frame.f_code is run_batch.__code__ and tb.tb_next is not None:
+    # Drop the batch runner's own frame: the user wants their function's lines.
+    if tb is not None and tb.tb_frame.f_code is _run_batch.__code__ and tb.tb_next is not None:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
-def run_batch(function: bytes, payload: bytes, retries: int, time_limit: float = BATCH_TIME_LIMIT) -> bytes:
+def run_batch(
+    function: bytes, payload: bytes, retries: int, time_limit: float = BATCH_TIME_LIMIT,
+    reply: tuple[str, int] | None = None,
+) -> bytes:
     """Run one batch on a worker; return a pickled report (runs as a Dask task).
 
     ``payload`` is a pickled list of argument columns. The report is
     ``("ok", results, n_done, seconds)``, ``("error", results, n_done, seconds,
     exception, type_name, text, traceback)`` or ``("cancelled",)``. ``n_done`` may
     be less than the batch when ``time_limit`` passed: the caller resubmits the rest.
+    A report small enough also goes to the client with the completion (``reply``, see
+    :mod:`._results`).
     """
+    report = _run_batch(function, payload, retries, time_limit)
+    _results.offer(None, reply, pickled=report)
+    return report
+
+
+def _run_batch(function: bytes, payload: bytes, retries: int, time_limit: float) -> bytes:
     started = time.perf_counter()
     fn = _common.load_function(function)
     columns = pickle.loads(payload)
@@ -334,7 +345,9 @@ class _MapRun:
         self.next_index = 0
         self.submitted = 0
         self.failed = False
-        self.tracker = dask_as_completed([], with_results=True)
+        self.reply = _runtime.reply_to(self.client, "map")
+        # Reports arrive with their completion (see _results); only the rest is gathered.
+        self.tracker = dask_as_completed([], with_results=False)
         self.progress = make_progress(self.source.total, f"ck.map({self.fn_name})", enabled=progress)
 
     # -- sizing -------------------------------------------------------------------------------
@@ -348,6 +361,12 @@ class _MapRun:
                 return FIRST_UNKNOWN_BATCH
             size = int(TARGET_BATCH_SECONDS / max(per_item, 1e-9))
             return max(1, min(size, MAX_UNKNOWN_BATCH_ITEMS))
+        if per_item is None:
+            # First round: every item, split evenly over the free threads (what one would do by hand).
+            # Fast functions finish in this one round trip; slow ones return early (BATCH_TIME_LIMIT)
+            # and their rest is sized by measurement.
+            free = max(1, self.slots - len(self.in_flight))
+            return max(1, min(math.ceil(remaining / free), MAX_BATCH_ITEMS))
         guided = math.ceil(remaining / (GUIDED_FACTOR * self.slots))
         if per_item is not None:
             per_item = max(per_item, 1e-9)
@@ -372,7 +391,7 @@ class _MapRun:
         self.submitted += 1
         key = f"map-{self.fn_name}-{self.token}-{start}-{self.submitted}"
         future = _common.submit(self.client, run_batch, self.function, payload, self.retries,
-                                key=key, priority=priority)
+                                BATCH_TIME_LIMIT, self.reply, key=key, priority=priority)
         self.in_flight[future.key] = _Batch(start, columns, count, future)
         self.tracker.add(future)
 
@@ -390,15 +409,35 @@ class _MapRun:
                     self.source.total = self.source.taken
                     self.progress.set_total(self.source.total)
                 return
-            self._submit(start, columns, len(columns[0]))
+            count = len(columns[0])
+            free = self.slots - len(self.in_flight)
+            if self.source.exhausted and self.batch_size == "auto" and free > 1 and count > 1:
+                # The last items of an iterable of unknown length: share them among the free threads.
+                size = math.ceil(count / free)
+                for offset in range(0, count, size):
+                    piece = [column[offset : offset + size] for column in columns]
+                    self._submit(start + offset, piece, len(piece[0]))
+                continue
+            self._submit(start, columns, count)
 
     # -- receiving -----------------------------------------------------------------------------
+    def _outcome(self, future: Future) -> Any:
+        """A done batch's pickled report (from the store, else gathered), or the exception it ended with."""
+        if future.key not in self.in_flight:
+            return None
+        if future.status == "finished":
+            report = _results.raw(future, remove=True)
+            if report is not None:
+                return report
+        try:
+            return future.result()
+        except (Exception, asyncio.CancelledError) as exc:  # KilledWorker, cancelled, lost scheduler
+            return exc
+
     def _receive(self, future: Future, result: Any) -> None:
         batch = self.in_flight.pop(future.key, None)
         if batch is None:
             return
-        if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
-            result = result[1]  # as_completed hands a failed future over as (type, exception, traceback)
         if isinstance(result, BaseException) or not isinstance(result, bytes):
             if isinstance(result, KilledWorker):
                 self._worker_killer(batch, result)
@@ -439,9 +478,20 @@ class _MapRun:
             self._store(batch.start, results, error)
             return
         if n_done < batch.count:  # returned early: send the rest again, ahead of new batches
-            rest = [column[n_done:] for column in batch.columns]
-            self.retry_queue.append((batch.start + n_done, rest, batch.count - n_done))
+            self._requeue(batch.start + n_done, [column[n_done:] for column in batch.columns], batch.count - n_done)
         self._store(batch.start, results, None)
+
+    def _requeue(self, start: int, columns: list[Any], count: int) -> None:
+        """Queue the rest of a batch that returned early, cut to the measured batch size.
+
+        Uncut, a long rest would run on one thread while the others go idle at the end.
+        """
+        size = count
+        if self.batch_size == "auto" and self.seconds_per_item:
+            size = max(1, int(TARGET_BATCH_SECONDS / self.seconds_per_item))
+        for offset in range(0, count, size):
+            piece = [column[offset : offset + size] for column in columns]
+            self.retry_queue.append((start + offset, piece, len(piece[0])))
 
     def _worker_killer(self, batch: _Batch, killed: KilledWorker) -> None:
         """Every worker that ran ``batch`` died: find the item that kills them.
@@ -474,8 +524,8 @@ class _MapRun:
             self.failed = True
         self.done[start] = (results, error)
 
-    def _deliverable(self) -> Iterator[Any]:
-        """Results that may be handed out now, in order when ``ordered``."""
+    def _deliverable(self) -> Iterator[list[Any]]:
+        """Lists of results (a batch each) that may be handed out now, in order when ``ordered``."""
         while self.done:
             if self.ordered:
                 entry = self.done.pop(self.next_index, None)
@@ -487,14 +537,16 @@ class _MapRun:
             results, error = entry
             self.next_index += len(results)
             self.progress.update(len(results))
-            yield from results
+            if results:
+                yield results
             if error is not None:
                 raise error
 
     def _finished(self) -> bool:
         return not self.in_flight and not self.done and not self.retry_queue and self.source.exhausted
 
-    def results(self) -> Iterator[Any]:
+    def chunks(self) -> Generator[list[Any], None, None]:
+        """The results, a batch's list at a time (the caller flattens them: a yield per item costs)."""
         checked = time.monotonic()
         try:
             while True:
@@ -505,20 +557,20 @@ class _MapRun:
                 if self._finished():
                     break
                 try:
-                    future, result = self.tracker.queue.get(timeout=0.1)
+                    future = self.tracker.queue.get(timeout=0.1)
                 except queue.Empty:
                     self.progress.update(0)
                     if time.monotonic() - checked > 1:  # a killed scheduler: fail now, not after 10 s
                         _runtime.check_connected(self.client)
                         checked = time.monotonic()
                     continue
-                self._receive(future, result)
+                self._receive(future, self._outcome(future))
                 while True:  # take whatever else has arrived, then refill once
                     try:
-                        future, result = self.tracker.queue.get_nowait()
+                        future = self.tracker.queue.get_nowait()
                     except queue.Empty:
                         break
-                    self._receive(future, result)
+                    self._receive(future, self._outcome(future))
         finally:
             self.close()
 
@@ -574,7 +626,15 @@ def imap(
         fn, iterables, ordered=ordered, batch_size=batch_size, max_in_flight=max_in_flight,
         retries=retries, progress=progress,
     )
-    return run.results()
+    return _flatten(run.chunks())
+
+
+def _flatten(chunks: Generator[list[Any], None, None]) -> Iterator[Any]:
+    try:
+        for chunk in chunks:
+            yield from chunk
+    finally:
+        chunks.close()  # leaving the loop early cancels what is outstanding (see _MapRun.close)
 
 
 def map(
@@ -596,9 +656,11 @@ def map(
     ``progress="auto"`` shows a bar (a widget in Jupyter) for work longer than
     about a second. See :func:`imap` for the remaining arguments and errors.
     """
-    return list(
-        imap(
-            fn, *iterables, ordered=ordered, batch_size=batch_size, max_in_flight=max_in_flight,
-            retries=retries, progress=progress,
-        )
+    run = _MapRun(
+        fn, iterables, ordered=ordered, batch_size=batch_size, max_in_flight=max_in_flight,
+        retries=retries, progress=progress,
     )
+    out: list[Any] = []
+    for chunk in run.chunks():
+        out.extend(chunk)
+    return out

@@ -44,13 +44,15 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from typing import Any
 
 import cloudpickle
 from distributed import Future
 from distributed import as_completed as dask_as_completed
+from distributed import wait as dask_wait
 
-from clusterkit.parallel import _common, _runtime
+from clusterkit.parallel import _common, _results, _runtime
 
 __all__ = ["RemoteFunction", "as_completed", "cancel", "get", "remote", "run_task", "wait"]
 
@@ -69,14 +71,19 @@ def _should_retry(exc: BaseException, retry_exceptions: bool | tuple[type, ...])
 
 def run_task(
     function: bytes, max_retries: int, retry_exceptions: bool | tuple[type, ...],
-    args: tuple[Any, ...], kwargs: dict[str, Any],
+    args: tuple[Any, ...], kwargs: dict[str, Any], reply: tuple[str, int] | None = None,
 ) -> Any:
-    """Call the user's function on a worker with Ray's application-error retries."""
+    """Call the user's function on a worker with Ray's application-error retries.
+
+    A small value is also sent to the client with the completion (``reply``, see :mod:`._results`).
+    """
     fn = _common.load_function(function)
     attempt = 0
     while True:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            _results.offer(result, reply)
+            return result
         except Exception as exc:
             if (max_retries < 0 or attempt < max_retries) and _should_retry(exc, retry_exceptions):
                 attempt += 1
@@ -133,6 +140,7 @@ class RemoteFunction:
         name = options.get("name") or _common.label(self._function)
         return _common.submit(
             client, run_task, self._blob, options.get("max_retries", 3), retry, args, kwargs,
+            _runtime.reply_to(client, "task"),
             key=f"{name}-{uuid.uuid4().hex}",
             resources=resources_for(client, options.get("num_cpus"), options.get("resources")),
         )
@@ -194,6 +202,17 @@ def _convert_error(ref: Any, exc: BaseException) -> BaseException:
 
 def _result(ref: Any, timeout: float | None) -> Any:
     try:
+        if isinstance(ref, Future):
+            if ref.status == "pending":
+                started = time.monotonic()
+                with contextlib.suppress(CancelledError):  # reported by ref.result() below
+                    dask_wait(ref, timeout=timeout)
+                if timeout is not None:
+                    timeout = max(0.0, timeout - (time.monotonic() - started))
+            if ref.status == "finished":
+                value = _results.value(ref)
+                if value is not _results.MISSING:
+                    return value
         return ref.result(timeout=timeout)
     except TimeoutError:
         raise TimeoutError(
@@ -224,6 +243,7 @@ def get(refs: Any, timeout: float | None = None) -> Any:
         )
     deadline = None if timeout is None else time.monotonic() + timeout
     dask_futures = [r for r in refs if isinstance(r, Future)]
+    values: dict[Any, Any] = {}
     if len(dask_futures) > 1:
         # One wait and one gather for all Dask futures instead of one round trip each.
         _, not_ready = wait(dask_futures, num_returns=len(dask_futures), timeout=timeout)
@@ -235,10 +255,13 @@ def get(refs: Any, timeout: float | None = None) -> Any:
         errored = [f for f in dask_futures if f.status == "error"]
         if errored:
             _result(errored[0], 0)
-        client = dask_futures[0].client
-        values = dict(zip([f.key for f in dask_futures], client.gather(dask_futures), strict=True))
-    else:
-        values = {}
+        for future in dask_futures:
+            value = _results.value(future)
+            if value is not _results.MISSING:
+                values[future.key] = value
+        missing = [f for f in dask_futures if f.key not in values]
+        if missing:
+            values.update(zip([f.key for f in missing], missing[0].client.gather(missing), strict=True))
     out = []
     for ref in refs:
         if isinstance(ref, Future) and ref.key in values:
