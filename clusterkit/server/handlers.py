@@ -235,6 +235,11 @@ class ClusterHandler(ClusterkitAPIHandler):
     @web.authenticated
     @authorized
     async def patch(self, cluster_id: str) -> None:
+        """``{"workers": N}`` scales, ``{"adapt": {"minimum": A, "maximum": B}}`` (or ``"A:B"``) adapts.
+
+        Counts go through :mod:`clusterkit.options`, as everywhere else: a bad one is a 400
+        with its one-line sentence, before the cluster's owner is asked anything.
+        """
         record = await self.any_record(cluster_id)
         body = self.json_body()
         if set(body) == {"workers"}:
