@@ -11,8 +11,9 @@ trip (see ``benchmarks/README.md``). Ray sends small values inline with the
 completion; this module does the same on Dask:
 
 * **worker**: :func:`offer`, called by the task wrapper just before it returns,
-  pickles a small value once and queues it on the worker's batched stream to
-  the scheduler, *ahead of* the task's own ``task-finished`` message;
+  pickles a small value once; :func:`finished` (the worker plugin's transition
+  hook) puts it on the worker's stream to the scheduler just *ahead of* the
+  task's own ``task-finished`` message, in the same write;
 * **scheduler**: :func:`install_on_scheduler` adds a stream handler that
   forwards the bytes, unread, to the client that submitted the task (and only
   if that client still wants the key); it never unpickles them;
@@ -38,7 +39,10 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
-__all__ = ["MISSING", "OP", "ResultStore", "install_on_scheduler", "offer", "raw", "store_for", "value"]
+__all__ = [
+    "MISSING", "OP", "ResultStore", "finished", "forget_pending", "install_on_scheduler", "offer", "raw", "store_for",
+    "value",
+]
 
 #: The stream operation on worker -> scheduler and scheduler -> client messages.
 OP = "clusterkit-result"
@@ -74,12 +78,40 @@ def offer(result: Any, reply: tuple[str, int] | None, *, pickled: bytes | None =
             pickled = dumps(result)
         if len(pickled) > limit:
             return
-        worker = get_worker()
-        message = {"op": OP, "key": thread_state.key, "client": client_id, "value": pickled}
-        # Queued from this thread before the task returns, so it leaves ahead of `task-finished`.
-        worker.loop.add_callback(worker.batched_send, message)
+        get_worker()  # only on a worker
+        key = thread_state.key
+        # Held until the worker records the task as finished (see `finished`), so that the value and
+        # Dask's `task-finished` leave in one write, and the scheduler forwards both in one.
+        _pending[key] = {"op": OP, "key": key, "client": client_id, "value": pickled}
     except Exception:  # unpicklable, not on a worker, worker closing: Dask's gather still works
         return
+
+
+#: Messages offered by tasks still running on this worker process, by key.
+_pending: dict[Any, dict[str, Any]] = {}
+
+
+def finished(worker: Any, key: Any, start: str, finish: str) -> None:
+    """A worker plugin's transition hook: send an offered value as its task reaches memory.
+
+    Dask calls it on the worker's event loop while it records the transition, before it
+    queues `task-finished`; a task that failed or was cancelled drops its offer.
+    """
+    if not _pending or key not in _pending:
+        return
+    if finish == "memory":
+        message = _pending.pop(key)
+        try:
+            worker.batched_send(message)
+        except Exception:  # the scheduler connection is closing: the client gathers (or recomputes)
+            return
+    elif finish not in ("executing", "long-running"):
+        _pending.pop(key, None)
+
+
+def forget_pending() -> None:
+    """Drop every offer not yet sent (the worker is closing)."""
+    _pending.clear()
 
 
 # ----------------------------------------------------------------------------------------------

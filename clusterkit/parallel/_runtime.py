@@ -149,23 +149,26 @@ def prepare(c: Client) -> None:
         stream = getattr(c, "scheduler_comm", None)
         if stream is not None and interval >= 0:
             stream.interval = interval
+        scheduler_ready = workers_ready = False
         try:
             c.run_on_scheduler(_tune_scheduler, interval, c.id, worker_saturation())
+            scheduler_ready = True
         except Exception as exc:  # a scheduler without clusterkit installed
             logger.info("clusterkit: could not install its scheduler plugin: %s", exc)
-        else:
-            cache = inline_limit("cache")
-            if cache:  # the scheduler forwards results now: the client keeps them
-                _results.store_for(c, cache)
-                _inline_clients.add(c)
         try:
             c.register_plugin(ParallelWorkerPlugin(interval), name=_PLUGIN_NAME)
+            workers_ready = True
         except Exception as exc:
             logger.warning(
                 "clusterkit: could not install its worker plugin (%s); actors will not work. "
                 "Install clusterkit on the workers.",
                 exc,
             )
+        cache = inline_limit("cache")
+        if scheduler_ready and workers_ready and cache:
+            # Workers send small results with the completion, the scheduler forwards them: keep them.
+            _results.store_for(c, cache)
+            _inline_clients.add(c)
         _prepared.add(c)
 
 
@@ -229,8 +232,10 @@ class ParallelWorkerPlugin(WorkerPlugin):
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
+        self._worker: Any = None
 
     def setup(self, worker: Any) -> None:
+        self._worker = worker
         if self.interval >= 0:
             with contextlib.suppress(AttributeError):
                 worker.batched_stream.interval = self.interval
@@ -242,6 +247,11 @@ class ParallelWorkerPlugin(WorkerPlugin):
     def teardown(self, worker: Any) -> None:
         for _, teardown in _worker_hooks:
             teardown(worker)
+        _results.forget_pending()
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        # Sends a small result offered by the task with its completion (see _results).
+        _results.finished(self._worker, key, start, finish)
 
 
 # -- errors raised on workers -----------------------------------------------------------------
