@@ -67,7 +67,7 @@ def notebook(browser: Any, lab: Lab, tmp_path_factory: pytest.TempPathFactory) -
     page.set_default_timeout(90_000)
     page.goto(f"{lab.url}lab/tree/{NOTEBOOK}?token={lab.token}")
     page.wait_for_function(
-        "() => {" + _PANEL + " if (!nb || !nb.sessionContext.isReady) return false;"
+        "() => { if (!window.jupyterapp) return false; " + _PANEL + " if (!nb || !nb.sessionContext.isReady) return false;"
         " const kernel = nb.sessionContext.session && nb.sessionContext.session.kernel;"
         " return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle'; }",
         timeout=120_000,

@@ -39,6 +39,9 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS, _free_port, use_thread_timeouts
 from tests.browser.conftest import browser as browser  # the same headless Chromium fixture
+from tests.browser.conftest import (
+    pytest_timeout_set_timer as pytest_timeout_set_timer,  # the test's stack at a timeout
+)
 from tests.conftest import stop_process_tree
 from tests.gateway_server import GatewayServer, start_gateway
 
