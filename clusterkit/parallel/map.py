@@ -281,14 +281,16 @@ _thread_counts: weakref.WeakKeyDictionary[Any, tuple[float, int]] = weakref.Weak
 
 
 def _worker_threads(client: Any) -> int:
-    """Worker threads of the cluster, asked of the scheduler at most every WORKER_COUNT_TTL s.
+    """Worker threads of the cluster: asked of the scheduler once, then refreshed in the background.
 
     Only batch sizing uses it, so a count a second old is fine, and a loop of small
     ``ck.map`` calls saves a scheduler round trip each.
     """
     now = time.monotonic()
     cached = _thread_counts.get(client)
-    if cached is not None and now - cached[0] < WORKER_COUNT_TTL:
+    if cached is not None:
+        if now - cached[0] >= WORKER_COUNT_TTL:
+            _refresh_worker_threads(client, now)
         return cached[1]
     try:
         # Bounded: a scheduler that just died would hold this call for the whole
@@ -299,6 +301,23 @@ def _worker_threads(client: Any) -> int:
         return 1
     _thread_counts[client] = (now, threads)
     return threads
+
+
+def _refresh_worker_threads(client: Any, now: float) -> None:
+    """Ask the scheduler for the thread count on the client's loop; this call does not wait.
+
+    The next ``ck.map`` sizes its batches by the answer; this one uses the count it has,
+    so a loop of ``ck.map`` calls never waits on this round trip.
+    """
+    _thread_counts[client] = (now, _thread_counts[client][1])  # one refresh at a time
+
+    async def refresh() -> None:
+        with contextlib.suppress(Exception):
+            counts = await client.scheduler.ncores()
+            _thread_counts[client] = (time.monotonic(), max(1, sum(counts.values())))
+
+    with contextlib.suppress(Exception):
+        client.loop.add_callback(refresh)
 
 
 class _MapRun:
