@@ -192,10 +192,7 @@ class ClustersHandler(ClusterkitAPIHandler):
         spawn: dict[str, Any] = {}
         name = body.get("name")
         if name not in (None, ""):
-            if not isinstance(name, str) or not registry.valid_name(name):
-                raise web.HTTPError(
-                    400, "'name' must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit."
-                )
+            name = self.checked(options.cluster_name, name)
             if any(r.name == name for r in self.records()):
                 raise web.HTTPError(409, f"A cluster named {name!r} is already running; pick another name.")
             spawn["name"] = name
