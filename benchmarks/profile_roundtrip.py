@@ -14,11 +14,18 @@ Timestamps are taken on one machine (one clock) at each hop of
 ``execute``               the function on the worker thread
 ``back to scheduler``     ``task-finished`` travels to the scheduler (``processing -> memory``)
 ``to client``             ``key-in-memory`` reaches the client's loop
-``fetch result``          the client thread wakes and gathers the value (another round trip)
+``fetch result``          the client thread wakes and reads the value: clusterkit's came with the
+                          completion (``clusterkit.parallel._results``); Dask's ``result()``
+                          gathers it (another round trip through the scheduler)
 ========================  ==================================================================
 
 Plugins record the times (a scheduler plugin, a worker plugin, a wrapper around the
 client's ``key-in-memory`` handler); they cost a few microseconds per hop.
+
+Then it measures the **CPU time per round trip**, process by process (this process runs
+the client and, for a local cluster, the scheduler; then each worker), for clusterkit,
+raw Dask and Ray (driver, raylet, GCS and workers): on one machine a round trip is a
+serial chain, so its CPU time is the floor of its latency, whatever the load.
 """
 
 from __future__ import annotations
@@ -116,6 +123,60 @@ def profile(client: Any, submit: Any, get: Any, calls: int, label: str) -> dict[
     return result
 
 
+def _cpu_seconds(processes: list[Any]) -> list[float]:
+    out = []
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            out.append(times.user + times.system)
+        except Exception:  # a process that ended
+            out.append(0.0)
+    return out
+
+
+def cpu_per_call(call: Any, calls: int, label: str, worker_pids: set[int] | None = None) -> dict[str, float]:
+    """CPU milliseconds per call of ``call()``: this process, the worker processes, everything else."""
+    import psutil
+
+    call()
+    me = psutil.Process()
+    processes = [me, *me.children(recursive=True)]
+    before = _cpu_seconds(processes)
+    for _ in range(calls):
+        call()
+    after = _cpu_seconds(processes)
+    spent = {"this process (client, local scheduler)": 0.0, "workers": 0.0, "other processes": 0.0}
+    for process, a, b in zip(processes, before, after, strict=True):
+        if process.pid == me.pid:
+            name = "this process (client, local scheduler)"
+        elif worker_pids is None or process.pid in worker_pids:
+            name = "workers"
+        else:
+            name = "other processes"
+        spent[name] += (b - a) * 1000 / calls
+    spent["total"] = sum(spent.values())
+    emit(bench="profile_roundtrip_cpu", contender=label, calls=calls, load=os.getloadavg(),
+         **{k.split(" (")[0].replace(" ", "_") + "_cpu_ms": round(v, 3) for k, v in spent.items()})
+    return spent
+
+
+def _ray_cpu(calls: int) -> dict[str, float] | None:
+    from benchmarks._peers import available, peer_failed, start_ray
+
+    if not available("ray"):
+        return None
+    try:
+        ray = start_ray()
+    except Exception as exc:
+        peer_failed("profile_roundtrip_cpu", "ray", exc)
+        return None
+    try:
+        remote_inc = ray.remote(inc)
+        return cpu_per_call(lambda: ray.get(remote_inc.remote(1)), calls, "ray task")
+    finally:
+        ray.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
@@ -136,12 +197,24 @@ def main() -> None:
                                     args.calls, "dask submit on the same cluster"))
         ours = {k: statistics.median(r[k] for r in ours_runs) for k in ours_runs[0]}
         raw = {k: statistics.median(r[k] for r in raw_runs) for k in raw_runs[0]}
+        workers = set(client.run(os.getpid).values())
+        cpu = {
+            "clusterkit": cpu_per_call(lambda: ck.get(remote_inc.remote(1)), args.calls, "clusterkit", workers),
+            "raw Dask": cpu_per_call(lambda: client.submit(inc, 1, pure=False).result(), args.calls,
+                                     "dask submit on the same cluster", workers),
+        }
     finally:
         session.stop()
+    ray_cpu = _ray_cpu(args.calls)
+    if ray_cpu is not None:
+        cpu["Ray"] = ray_cpu
     print(f"# load average after: {os.getloadavg()}")
     print("\n| hop | clusterkit `ck.get(f.remote(i))` ms | `client.submit(...).result()` ms |\n|---|---|---|")
     for name in ours:
         print(f"| {name} | {ours[name]:.3f} | {raw.get(name, float('nan')):.3f} |")
+    print("\n| CPU ms per round trip | " + " | ".join(cpu) + " |\n|---|" + "---|" * len(cpu))
+    for row in next(iter(cpu.values())):
+        print(f"| {row} | " + " | ".join(f"{spent[row]:.3f}" for spent in cpu.values()) + " |")
 
 
 if __name__ == "__main__":
