@@ -13,20 +13,37 @@ same sentence whichever way the value came in::
 
 Bounds: ``clusterkit.local.max-workers`` (worker counts, adapt limits) and
 ``clusterkit.local.max-threads-per-worker``; memory per worker from 16 MiB to 1 PiB.
+A caller with its own, lower worker bound (the server's ``ClusterkitServer.max_workers``)
+passes it as a :class:`WorkerLimit`; the message then names that setting::
+
+    >>> workers(100, worker_limit(64, "ClusterkitServer.max_workers"))
+    Traceback (most recent call last):
+    clusterkit.errors.OptionError: Worker count 100 is not allowed: use a whole number from 0 to 64 ...
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from clusterkit import config, registry
 from clusterkit.errors import OptionError
 
-__all__ = ["WorkerOptions", "adapt_range", "cluster_name", "max_workers", "memory", "threads", "workers"]
+__all__ = [
+    "WorkerLimit",
+    "WorkerOptions",
+    "adapt_range",
+    "cluster_name",
+    "max_workers",
+    "memory",
+    "threads",
+    "worker_limit",
+    "workers",
+]
 
 _MIN_MEMORY = 2**24
 _MAX_MEMORY = 2**50
+_MAX_WORKERS_SETTING = "clusterkit.local.max-workers"
 
 
 def _whole(value: Any, what: str, low: int, high: int, setting: str) -> int:
@@ -49,9 +66,28 @@ def max_workers() -> int:
     return int(config.get("local.max-workers"))
 
 
-def workers(value: Any) -> int:
-    """A worker count: 0 to ``clusterkit.local.max-workers``."""
-    return _whole(value, "Worker count", 0, max_workers(), "clusterkit.local.max-workers")
+class WorkerLimit(NamedTuple):
+    """The largest worker count accepted, and the setting that sets it (named in refusals)."""
+
+    maximum: int
+    setting: str
+
+
+def worker_limit(maximum: int | None = None, setting: str = _MAX_WORKERS_SETTING) -> WorkerLimit:
+    """``clusterkit.local.max-workers``, or a caller's own bound ``maximum`` (named ``setting``) if lower.
+
+    The config bound always holds: the kernel or daemon that finally gets the count checks it too.
+    """
+    configured = max_workers()
+    if maximum is not None and maximum < configured:
+        return WorkerLimit(maximum, setting)
+    return WorkerLimit(configured, _MAX_WORKERS_SETTING)
+
+
+def workers(value: Any, limit: WorkerLimit | None = None) -> int:
+    """A worker count: 0 to ``clusterkit.local.max-workers`` (or ``limit``, see :func:`worker_limit`)."""
+    maximum, setting = limit or worker_limit()
+    return _whole(value, "Worker count", 0, maximum, setting)
 
 
 def threads(value: Any) -> int:
@@ -79,8 +115,11 @@ def memory(value: Any) -> int:
     return size
 
 
-def adapt_range(value: Any) -> tuple[int, int]:
-    """``"MIN:MAX"``, ``(MIN, MAX)`` or ``{"minimum": MIN, "maximum": MAX}``; MIN <= MAX, MAX >= 1."""
+def adapt_range(value: Any, limit: WorkerLimit | None = None) -> tuple[int, int]:
+    """``"MIN:MAX"``, ``(MIN, MAX)`` or ``{"minimum": MIN, "maximum": MAX}``; MIN <= MAX, MAX >= 1.
+
+    Both ends are worker counts (:func:`workers`, with the same ``limit``).
+    """
     if isinstance(value, str):
         low, sep, high = value.partition(":")
         if not sep:
@@ -92,7 +131,7 @@ def adapt_range(value: Any) -> tuple[int, int]:
         pair = tuple(value)
     else:
         raise OptionError(f"Adapt range {value!r} is not allowed: write MIN:MAX, e.g. 1:4.")
-    minimum, maximum = workers(pair[0]), workers(pair[1])
+    minimum, maximum = workers(pair[0], limit), workers(pair[1], limit)
     if minimum > maximum or maximum == 0:
         raise OptionError(
             f"Adapt range {minimum}:{maximum} is not allowed: the minimum must not be larger than the "
@@ -131,10 +170,12 @@ class WorkerOptions:
         adapt: Any = None,
         name: Any = None,
         insecure: Any = False,
+        limit: WorkerLimit | None = None,
     ) -> WorkerOptions:
         """Check raw values (text or numbers); ``None`` or ``""`` keeps a default.
 
-        ``memory_limit`` may also be ``"auto"`` (the default: granted memory split evenly).
+        ``memory_limit`` may also be ``"auto"`` (the default: granted memory split evenly);
+        ``limit`` is a caller's own, lower bound for worker counts (:func:`worker_limit`).
         """
 
         def given(value: Any) -> bool:
@@ -143,10 +184,10 @@ class WorkerOptions:
         if not isinstance(insecure, bool):
             raise OptionError(f"insecure {insecure!r} is not allowed: use true or false.")
         return cls(
-            n_workers=workers(n_workers) if given(n_workers) else None,
+            n_workers=workers(n_workers, limit) if given(n_workers) else None,
             threads_per_worker=threads(threads_per_worker) if given(threads_per_worker) else None,
             memory_limit=memory(memory_limit) if given(memory_limit) and memory_limit != "auto" else None,
-            adapt=adapt_range(adapt) if given(adapt) else None,
+            adapt=adapt_range(adapt, limit) if given(adapt) else None,
             name=cluster_name(name) if given(name) else None,
             insecure=insecure,
         )

@@ -35,6 +35,7 @@ __all__ = [
     "label",
     "load_function",
     "submit",
+    "submit_many",
 ]
 
 TASK_OPTIONS = frozenset({"num_cpus", "max_retries", "retry_exceptions", "name", "resources"})
@@ -96,15 +97,15 @@ def check_options(options: dict[str, Any], allowed: frozenset[str], what: str) -
 _fast_path: bool | None = None
 
 
-def _build(key: str, func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, Any]:
+def _build(calls: list[tuple[str, Callable[..., Any], tuple[Any, ...]]]) -> tuple[Any, Any]:
     from dask._expr import LLGExpr
     from dask._task_spec import Task, parse_input
     from distributed.spans import SpanMetadata
 
-    task = Task(key, func, *(parse_input(a) for a in args), _data_producer=True)
-    # The key is unique per submission: naming the expression by it spares Dask tokenizing
+    graph = {key: Task(key, func, *(parse_input(a) for a in args), _data_producer=True) for key, func, args in calls}
+    # Keys are unique per submission: naming the expression by them spares Dask tokenizing
     # (hashing) every argument, a batch's whole payload included.
-    return LLGExpr({key: task}, _determ_token=key), SpanMetadata(collections=[{"type": "Future"}])
+    return LLGExpr(graph, _determ_token=calls[0][0]), SpanMetadata(collections=[{"type": "Future"}])
 
 
 def submit(
@@ -121,22 +122,42 @@ def submit(
     without ``Task(..., _data_producer=...)``; tasks with ``resources`` are never
     queued by Dask (it assigns them to a worker holding the resource at once).
     """
+    return submit_many(client, [(key, func, args)], priority=priority, resources=resources)[0]
+
+
+def submit_many(
+    client: Any,
+    calls: list[tuple[str, Callable[..., Any], tuple[Any, ...]]],
+    *,
+    priority: int = 0,
+    resources: dict[str, float] | None = None,
+) -> list[Any]:
+    """Several ``(key, func, args)`` tasks as :func:`submit` does each, in one message to the scheduler.
+
+    One ``update-graph`` instead of one per task: the scheduler unpacks and places them in
+    one pass (what ``ck.map``'s first round needs). Earlier calls start first.
+    """
     global _fast_path
+    from distributed import Future
+
     if _fast_path is not False:
         try:
-            expr, span = _build(key, func, args)
-            if key in client.futures:  # as client.submit: an existing key is reused
-                from distributed import Future
-
-                return Future(key, client)
-            futures = client._graph_to_futures(
-                expr, [key], span_metadata=span, internal_priority={key: 0},
-                user_priority=priority, resources=resources,
-            )
+            # As client.submit: an existing key is reused, not sent again.
+            fresh = [call for call in calls if call[0] not in client.futures]
+            futures: dict[str, Any] = {}
+            if fresh:
+                expr, span = _build(fresh)
+                # Keep Dask's own futures: dropping them before others exist would release the keys.
+                futures = client._graph_to_futures(
+                    expr, [key for key, _, _ in fresh], span_metadata=span,
+                    internal_priority={key: i for i, (key, _, _) in enumerate(fresh)},
+                    user_priority=priority, resources=resources,
+                )
             _fast_path = True
-            return futures[key]
+            return [futures[key] if key in futures else Future(key, client) for key, _, _ in calls]
         except (ImportError, TypeError, AttributeError):
             if _fast_path:
                 raise
             _fast_path = False
-    return client.submit(func, *args, key=key, pure=False, priority=priority, resources=resources)
+    return [client.submit(func, *args, key=key, pure=False, priority=priority, resources=resources)
+            for key, func, args in calls]

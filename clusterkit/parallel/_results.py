@@ -124,10 +124,13 @@ def install_on_scheduler(scheduler: Any) -> None:
         ts = scheduler.tasks.get(key)
         if ts is None or not isinstance(value, bytes):
             return
-        # Only to a client that submitted or holds the key, and only from the worker running it.
-        if not any(cs.client_key == client for cs in ts.who_wants or ()):
+        # Only from the worker running the task (a worker stream names it), only to a client that
+        # wants the key. Dask's scheduler shares stream handlers between worker and client streams;
+        # a peer that could fake this message holds the cluster's credentials and can already run
+        # code on the workers, which Dask's own gather trusts just as much.
+        if ts.processing_on is None or not worker or ts.processing_on.address != worker:
             return
-        if ts.processing_on is not None and worker and ts.processing_on.address != worker:
+        if not any(cs.client_key == client for cs in ts.who_wants or ()):
             return
         comm = scheduler.client_comms.get(client)
         if comm is not None:

@@ -21,6 +21,10 @@ The first primitive used on a client prepares the cluster once:
   forwards the value a task offers as it finishes to the client that submitted
   it, so ``ck.get`` and ``ck.map`` read it without a second round trip (see
   :mod:`._results`; sizes in ``clusterkit.parallel.inline-results``).
+* **Short message logs.** Dask keeps each stream's last 1,000 messages for
+  debugging; ``ck.map`` batches carry their items in them, so clusterkit keeps
+  the last :data:`MESSAGE_LOG_LENGTH` instead (memory stays flat over a long
+  ``ck.imap``).
 * **A worker plugin** that applies the interval on every worker, including
   workers that join later (restarts), and runs the set-up that modules above this
   one registered with :func:`on_worker` (the actor call handler).
@@ -28,6 +32,7 @@ The first primitive used on a client prepares the cluster once:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib
 import logging
@@ -60,6 +65,27 @@ def batched_send_interval() -> float:
     if value is None:
         return -1.0
     return float(dask.utils.parse_timedelta(value, default="ms"))
+
+
+#: Messages each batched stream keeps for debugging (Dask keeps ``distributed.admin.low-level-log-length``).
+MESSAGE_LOG_LENGTH = 16
+
+
+def _tune_stream(stream: Any, interval: float) -> None:
+    """Apply the interval to one of Dask's batched streams, and keep its message log short.
+
+    Dask's ``BatchedSend`` keeps its last 1,000 written messages under 1 MB for
+    debugging. With clusterkit's 0 ms interval each message is written alone, and a
+    ``ck.map`` batch's message carries its items or results: a long ``ck.imap`` kept
+    hundreds of MiB of them alive in the kernel, the scheduler and the workers.
+    """
+    if stream is None:
+        return
+    if interval >= 0:
+        stream.interval = interval
+    log = getattr(stream, "recent_message_log", None)
+    if log is not None and (log.maxlen is None or log.maxlen > MESSAGE_LOG_LENGTH):
+        stream.recent_message_log = collections.deque(log, maxlen=MESSAGE_LOG_LENGTH)
 
 
 def worker_saturation() -> float | None:
@@ -146,9 +172,7 @@ def prepare(c: Client) -> None:
         if c in _prepared:
             return
         interval = batched_send_interval()
-        stream = getattr(c, "scheduler_comm", None)
-        if stream is not None and interval >= 0:
-            stream.interval = interval
+        _tune_stream(getattr(c, "scheduler_comm", None), interval)
         scheduler_ready = workers_ready = False
         try:
             c.run_on_scheduler(_tune_scheduler, interval, c.id, worker_saturation())
@@ -177,12 +201,9 @@ def _tune_scheduler(interval: float, client_id: str, saturation: float | None = 
     scheduler = dask_scheduler
     if saturation is not None and hasattr(scheduler, "WORKER_SATURATION"):
         scheduler.WORKER_SATURATION = saturation
-    if interval >= 0:
-        for stream in scheduler.stream_comms.values():
-            stream.interval = interval
-        stream = scheduler.client_comms.get(client_id)
-        if stream is not None:
-            stream.interval = interval
+    for stream in scheduler.stream_comms.values():
+        _tune_stream(stream, interval)
+    _tune_stream(scheduler.client_comms.get(client_id), interval)
     if _PLUGIN_NAME not in scheduler.plugins:
         scheduler.add_plugin(_IntervalSchedulerPlugin(interval), name=_PLUGIN_NAME)
     _results.install_on_scheduler(scheduler)
@@ -216,9 +237,7 @@ class _IntervalSchedulerPlugin(SchedulerPlugin):
         self.interval = interval
 
     def add_worker(self, scheduler: Any, worker: str) -> None:
-        stream = scheduler.stream_comms.get(worker)
-        if stream is not None and self.interval >= 0:
-            stream.interval = self.interval
+        _tune_stream(scheduler.stream_comms.get(worker), self.interval)
 
     def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
         # Actor supervisors subscribe to this topic to restart actors at once.
@@ -236,9 +255,7 @@ class ParallelWorkerPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         self._worker = worker
-        if self.interval >= 0:
-            with contextlib.suppress(AttributeError):
-                worker.batched_stream.interval = self.interval
+        _tune_stream(getattr(worker, "batched_stream", None), self.interval)
         importlib.import_module("clusterkit.parallel")  # registers the hooks of the modules above
 
         for setup, _ in _worker_hooks:

@@ -270,7 +270,7 @@ class _Source:
 class _Batch:
     __slots__ = ("columns", "count", "future", "start")
 
-    def __init__(self, start: int, columns: list[Any], count: int, future: Future) -> None:
+    def __init__(self, start: int, columns: list[Any], count: int, future: Future | None) -> None:
         self.start = start
         self.columns = columns
         self.count = count
@@ -359,6 +359,7 @@ class _MapRun:
             self.function = self.client.scatter(blob, hash=False)
         self.seconds_per_item: float | None = None
         self.in_flight: dict[Any, _Batch] = {}
+        self.outbox: dict[int, list[tuple[str, Callable[..., Any], tuple[Any, ...]]]] = {}
         self.done: dict[int, tuple[list[Any], BaseException | None]] = {}
         self.retry_queue: list[tuple[int, list[Any], int]] = []
         self.next_index = 0
@@ -409,13 +410,29 @@ class _MapRun:
         # Unique per submission: a batch sent again (split, cancelled) must not meet its old key.
         self.submitted += 1
         key = f"map-{self.fn_name}-{self.token}-{start}-{self.submitted}"
-        future = _common.submit(self.client, run_batch, self.function, payload, self.retries,
-                                BATCH_TIME_LIMIT, self.reply, key=key, priority=priority)
-        self.in_flight[future.key] = _Batch(start, columns, count, future)
-        self.tracker.add(future)
+        self.in_flight[key] = _Batch(start, columns, count, None)
+        self.outbox.setdefault(priority, []).append(
+            (key, run_batch, (self.function, payload, self.retries, BATCH_TIME_LIMIT, self.reply))
+        )
+
+    def _flush(self) -> None:
+        """Send the batches :meth:`_submit` queued: one message to the scheduler per priority."""
+        outbox, self.outbox = self.outbox, {}
+        for priority, calls in sorted(outbox.items(), reverse=True):
+            for (key, _, _), future in zip(
+                calls, _common.submit_many(self.client, calls, priority=priority), strict=True
+            ):
+                self.in_flight[key].future = future
+                self.tracker.add(future)
 
     def fill(self) -> None:
         """Submit batches until ``max_in_flight`` are out (fewer before the first measurement)."""
+        try:
+            self._fill()
+        finally:
+            self._flush()
+
+    def _fill(self) -> None:
         while self.retry_queue:  # even after a failure: earlier items must still arrive
             start, rest, count = self.retry_queue.pop(0)
             self._submit(start, rest, count, priority=1)
@@ -595,7 +612,7 @@ class _MapRun:
 
     def close(self) -> None:
         """Cancel whatever is still outstanding and drop all references."""
-        outstanding = [batch.future for batch in self.in_flight.values()]
+        outstanding = [batch.future for batch in self.in_flight.values() if batch.future is not None]
         self.in_flight.clear()
         self.retry_queue.clear()
         self.done.clear()

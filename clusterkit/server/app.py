@@ -6,8 +6,10 @@ import os
 from typing import Any
 
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, Unicode, default
 from traitlets.config import Configurable
+
+from clusterkit import options
 
 __all__ = ["ClusterkitServer", "load"]
 
@@ -51,13 +53,20 @@ class ClusterkitServer(Configurable):
         ),
     )
     max_workers = Int(
-        64,
         config=True,
         help=(
-            "Largest worker count the REST API accepts when creating or scaling a cluster. Larger "
-            "requests are refused with 400, as a typo rather than a plan."
+            "Largest worker count the REST API accepts when creating, scaling or adapting a cluster. "
+            "Larger requests are refused with 400, as a typo rather than a plan. Defaults to "
+            "clusterkit.local.max-workers (dask config, the bound of ck.start, the magics and the CLI); "
+            "set it lower to cap this server's users. It cannot lift that bound, which the same parser "
+            "(clusterkit.options) checks."
         ),
     )
+
+    @default("max_workers")
+    def _default_max_workers(self) -> int:
+        return options.max_workers()
+
     max_starting_clusters = Int(
         2,
         config=True,

@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from clusterkit import control, hostnames, links, registry
-from clusterkit.errors import ClusterkitError, RegistryError
+from clusterkit import control, hostnames, links, options, registry
+from clusterkit.errors import ClusterkitError, OptionError, RegistryError
 from clusterkit.server import gateway
 
 __all__ = ["PUBLIC_FIELDS", "public_record", "routes", "safe_json"]
@@ -42,6 +43,7 @@ PUBLIC_FIELDS = (
     "status",
 )
 _CREATE_KEYS = {"name", "workers", "threads", "memory", "ssh_hosts", "insecure"}
+_T = TypeVar("_T")
 
 
 def safe_json(value: Any) -> str:
@@ -115,11 +117,16 @@ class ClusterkitAPIHandler(APIHandler):
             raise web.HTTPError(400, "The request body must be a JSON object.")
         return data
 
-    def positive_int(self, data: dict[str, Any], key: str, minimum: int, maximum: int) -> int:
-        value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise web.HTTPError(400, f"'{key}' must be a whole number from {minimum} to {maximum}, not {value!r}.")
-        return value
+    def worker_limit(self) -> options.WorkerLimit:
+        """Worker counts this server accepts: ``ClusterkitServer.max_workers``, within the config's bound."""
+        return options.worker_limit(self.clusterkit.max_workers, "ClusterkitServer.max_workers")
+
+    def checked(self, check: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """``check(...)`` from :mod:`clusterkit.options`; its refusal becomes a 400 with the same sentence."""
+        try:
+            return check(*args, **kwargs)
+        except OptionError as exc:
+            raise web.HTTPError(400, str(exc)) from None
 
 
 class ClustersHandler(ClusterkitAPIHandler):
@@ -173,7 +180,7 @@ class ClustersHandler(ClusterkitAPIHandler):
         unknown = sorted(set(body) - {"gateway", "workers", "gateway_options"})
         if unknown:
             raise web.HTTPError(400, f"Unknown option(s) {unknown} for a Dask Gateway cluster; it takes 'workers' and 'gateway_options'.")
-        workers = self.positive_int(body, "workers", 0, self.clusterkit.max_workers) if body.get("workers") is not None else None
+        workers = self.checked(options.workers, body["workers"], self.worker_limit()) if body.get("workers") is not None else None
         record = await gateway.create(gateway.address(self.clusterkit), workers, body.get("gateway_options") or {})
         await self.reply(record, status=201)
 
@@ -182,41 +189,36 @@ class ClustersHandler(ClusterkitAPIHandler):
         unknown = sorted(set(body) - _CREATE_KEYS)
         if unknown:
             raise web.HTTPError(400, f"Unknown option(s) {unknown}; expected some of {sorted(_CREATE_KEYS)}.")
-        options: dict[str, Any] = {}
+        spawn: dict[str, Any] = {}
         name = body.get("name")
         if name not in (None, ""):
-            if not isinstance(name, str) or not registry.valid_name(name):
-                raise web.HTTPError(
-                    400, "'name' must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit."
-                )
+            name = self.checked(options.cluster_name, name)
             if any(r.name == name for r in self.records()):
                 raise web.HTTPError(409, f"A cluster named {name!r} is already running; pick another name.")
-            options["name"] = name
-        # seccore (issue 11): worker options are checked by clusterkit.options, with the same
-        # bounds (clusterkit.local.max-workers) and sentence as ck.start, magics, CLI and daemon.
-        from clusterkit.errors import OptionError
-        from clusterkit.options import WorkerOptions
-
-        try:
-            parsed = WorkerOptions.parse(
-                body.get("workers"), body.get("threads"), body.get("memory"), insecure=body.get("insecure", False)
-            )
-        except OptionError as exc:
-            raise web.HTTPError(400, str(exc)) from None
+            spawn["name"] = name
+        # The same rule, bounds and sentences as ck.start, the magics, the CLI and the daemon.
+        parsed = self.checked(
+            options.WorkerOptions.parse,
+            n_workers=body.get("workers"),
+            threads_per_worker=body.get("threads"),
+            memory_limit=body.get("memory"),
+            insecure=body.get("insecure", False),
+            limit=self.worker_limit(),
+        )
         if parsed.n_workers is not None:
-            options["n_workers"] = self.positive_int(body, "workers", 0, self.clusterkit.max_workers)
+            spawn["n_workers"] = parsed.n_workers
         if parsed.threads_per_worker is not None:
-            options["threads_per_worker"] = parsed.threads_per_worker
+            spawn["threads_per_worker"] = parsed.threads_per_worker
         if parsed.memory_limit is not None:
-            options["memory_limit"] = parsed.memory_limit
-        options["insecure"] = parsed.insecure
+            spawn["memory_limit"] = parsed.memory_limit
+        spawn["insecure"] = parsed.insecure
         hosts = body.get("ssh_hosts")
         if hosts not in (None, []):
             try:  # the same rule and sentence as %cluster ssh and clusterkit up --ssh
-                options["ssh_hosts"] = hostnames.check_hosts(hosts)
+                spawn["ssh_hosts"] = hostnames.check_hosts(hosts)
             except OptionError as exc:
                 raise web.HTTPError(400, f"'ssh_hosts': {exc}") from None
-        return options
+        return spawn
 
 
 class ClusterHandler(ClusterkitAPIHandler):
@@ -230,16 +232,18 @@ class ClusterHandler(ClusterkitAPIHandler):
     @web.authenticated
     @authorized
     async def patch(self, cluster_id: str) -> None:
+        """``{"workers": N}`` scales, ``{"adapt": {"minimum": A, "maximum": B}}`` (or ``"A:B"``) adapts.
+
+        Counts go through :mod:`clusterkit.options`, as everywhere else: a bad one is a 400
+        with its one-line sentence, before the cluster's owner is asked anything.
+        """
         record = await self.any_record(cluster_id)
         body = self.json_body()
         if set(body) == {"workers"}:
-            n = self.positive_int(body, "workers", 0, self.clusterkit.max_workers)
+            n = self.checked(options.workers, body["workers"], self.worker_limit())
             await self.send(record, "scale", n=n)
-        elif set(body) == {"adapt"} and isinstance(body["adapt"], dict) and set(body["adapt"]) == {"minimum", "maximum"}:
-            low = self.positive_int(body["adapt"], "minimum", 0, self.clusterkit.max_workers)
-            high = self.positive_int(body["adapt"], "maximum", 0, self.clusterkit.max_workers)
-            if low > high:
-                raise web.HTTPError(400, f"'minimum' ({low}) must not be larger than 'maximum' ({high}).")
+        elif set(body) == {"adapt"}:
+            low, high = self.checked(options.adapt_range, body["adapt"], self.worker_limit())
             await self.send(record, "adapt", minimum=low, maximum=high)
         else:
             raise web.HTTPError(

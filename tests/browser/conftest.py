@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -37,6 +38,80 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+_THREAD_TIMEOUT = pytest.StashKey[bool]()
+
+
+def use_thread_timeouts(items: list[pytest.Item], folder: pathlib.Path) -> None:
+    """Give the tests under ``folder`` pytest-timeout's ``thread`` method, keeping their time limits.
+
+    The default ``signal`` method raises from a SIGALRM handler wherever the main thread
+    is. While a Playwright sync-API call waits, that thread runs Playwright's event loop
+    (in a greenlet), so the exception can land in one of the loop's callbacks, where
+    asyncio catches it: the wait goes on (a browser wait once hung for more than 10
+    minutes) or Playwright's connection breaks instead of the test failing. The thread
+    method ends the run at the limit with every stack dumped (fixture teardown does not
+    run then; CI's machine is thrown away). Called from ``pytest_collection_modifyitems``,
+    which sees the items of the whole session, so only ``folder``'s are changed.
+    """
+    for item in items:
+        if folder not in item.path.parents:
+            continue
+        marker = item.get_closest_marker("timeout")
+        settings: dict[str, Any] = {"timeout": None}  # None: the ini/--timeout value
+        if marker is not None:
+            settings.update(zip(("timeout", "method"), marker.args, strict=False))
+            settings.update(marker.kwargs)
+        settings["method"] = "thread"
+        item.add_marker(pytest.mark.timeout(**settings), append=False)  # the closest marker wins
+        item.stash[_THREAD_TIMEOUT] = True
+
+
+def _dump_test_and_exit(item: pytest.Item, settings: Any) -> None:
+    """At the limit: which test, the greenlets' stacks (the test's own), then pytest-timeout's dump and exit."""
+    import gc
+    import traceback
+
+    import greenlet
+    import pytest_timeout
+
+    terminal = item.config.get_terminal_writer()
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(item)
+    terminal.line("")
+    terminal.sep("+", f"Timeout (>{settings.timeout:g} s) in {item.nodeid}")
+    for suspended in gc.get_objects():
+        if isinstance(suspended, greenlet.greenlet) and suspended.gr_frame is not None:
+            terminal.sep("~", "Stack of a suspended greenlet (a Playwright wait: where the test is)")
+            terminal.write("".join(traceback.format_stack(suspended.gr_frame)))
+    pytest_timeout.timeout_timer(item, settings)  # every thread's stack, then os._exit(1)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """pytest-timeout's thread timer for :func:`use_thread_timeouts`' tests, with a dump that shows the test.
+
+    A thread dump alone shows Playwright's event loop: the test's own frames wait in a
+    suspended greenlet, and the timer names no test. pytest-timeout's cancel hook stops it.
+    """
+    if not item.stash.get(_THREAD_TIMEOUT, False) or settings.method != "thread":
+        return None
+    timer = threading.Timer(settings.timeout, _dump_test_and_exit, (item, settings))
+    timer.name = f"timeout {item.nodeid}"
+
+    def cancel() -> None:
+        timer.cancel()
+        timer.join()
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]  # what pytest-timeout's cancel hook calls
+    timer.start()
+    return True
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    use_thread_timeouts(items, pathlib.Path(__file__).parent)
 
 
 def _free_port() -> int:

@@ -37,10 +37,19 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, _free_port
+from tests.browser.conftest import ARTIFACTS, _free_port, use_thread_timeouts
 from tests.browser.conftest import browser as browser  # the same headless Chromium fixture
+from tests.browser.conftest import (
+    pytest_timeout_set_timer as pytest_timeout_set_timer,  # the test's stack at a timeout
+)
 from tests.conftest import stop_process_tree
 from tests.gateway_server import GatewayServer, start_gateway
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Hub tests wait in Playwright too: pytest-timeout's thread method (see ``use_thread_timeouts``)."""
+    use_thread_timeouts(items, pathlib.Path(__file__).parent)
+
 
 USERS = ("hub-alice", "hub-bob")
 ROOT = pathlib.Path(__file__).resolve().parents[2]

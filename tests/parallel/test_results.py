@@ -144,24 +144,39 @@ def _reinstall(dask_scheduler=None):
     _results.install_on_scheduler(dask_scheduler)
 
 
-def test_the_scheduler_forwards_only_to_a_client_that_wants_the_key(shared_cluster):
+def test_the_scheduler_forwards_only_from_the_running_worker_to_a_client_that_wants_the_key(shared_cluster, tmp_path):
     from distributed import Client
 
     session = shared_cluster
-    ref = _value.remote("mine")
-    assert ck.get(ref) == "mine"
-    with Client(session.client.scheduler.address, security=session.client.security, set_as_default=False) as other:
+    client = session.client
+    hold = tmp_path / "release"
+    ref = ck.remote(helpers.work).remote("real", hold=str(hold))  # runs until released
+    assert wait_until(lambda: ref.key in {k for ks in client.processing().values() for k in ks}, timeout=30)
+    running_on = next(w for w, keys in client.processing().items() if ref.key in keys)
+    other_worker = next(w for w in client.scheduler_info(n_workers=-1)["workers"] if w != running_on)
+    with Client(client.scheduler.address, security=client.security, set_as_default=False) as other:
         other_store = results.store_for(other, 1 << 20)
         assert other_store is not None
-        # A message naming the other client, for a key only the first client wants, is dropped.
-        worker = next(iter(session.client.who_has(ref)[ref.key]))
-
-        def forge(key, client_id, worker, dask_scheduler=None):
-            dask_scheduler.stream_handlers[results.OP](key=key, client=client_id, value=b"forged", worker=worker)
-
-        session.client.run_on_scheduler(forge, ref.key, other.id, worker)
-        other.run_on_scheduler(lambda: None)  # one more round trip on the other client's stream
+        # Naming a client that does not want the key, even from the right worker: dropped.
+        client.run_on_scheduler(_forge, ref.key, other.id, running_on)
+        # Naming the right client but not the worker running the task: dropped.
+        client.run_on_scheduler(_forge, ref.key, client.id, other_worker)
+        client.run_on_scheduler(_forge, ref.key, client.id, "")
+        other.run_on_scheduler(_noop)  # one more round trip on each client's stream
+        client.run_on_scheduler(_noop)
         assert len(other_store) == 0
+        assert results.raw(ref) is None
+    hold.write_text("go")
+    assert ck.get(ref) == "real"  # and the real value still arrives with its completion
+    assert results.raw(ref) is not None
+
+
+def _forge(key, client_id, worker, dask_scheduler=None):
+    dask_scheduler.stream_handlers["clusterkit-result"](key=key, client=client_id, value=b"forged", worker=worker)
+
+
+def _noop(dask_scheduler=None):
+    return None
 
 
 def test_turned_off_by_config_every_value_is_gathered(shared_cluster):

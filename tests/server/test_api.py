@@ -12,7 +12,8 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from clusterkit import registry
+from clusterkit import control, options, registry
+from clusterkit.errors import OptionError
 from clusterkit.server.handlers import PUBLIC_FIELDS
 from tests.server.conftest import canary, cookie_header, fake_dashboard, login_cookies, socket_echo, write_record
 
@@ -75,18 +76,27 @@ async def test_stale_records_are_not_listed(raw):
         ("POST", b"[1, 2]", "JSON object"),
         ("POST", b'{"colour": "red"}', "Unknown option"),
         ("POST", b'{"workers": -1}', "Worker count"),
-        ("POST", b'{"workers": "3"}', "'workers'"),
+        ("POST", b'{"workers": "three"}', "Worker count"),
+        ("POST", b'{"workers": 2.5}', "Worker count"),
+        ("POST", b'{"workers": 257}', "from 0 to 256 (clusterkit.local.max-workers)"),
         ("POST", b'{"workers": true}', "Worker count"),
         ("POST", b'{"workers": 100000}', "Worker count"),
         ("POST", b'{"threads": 0}', "Threads per worker"),
         ("POST", b'{"memory": "lots"}', "Memory per worker"),
         ("POST", b'{"memory": -5}', "Memory per worker"),
-        ("POST", b'{"name": "<script>alert(1)</script>"}', "'name'"),
+        ("POST", b'{"name": "<script>alert(1)</script>"}', "Cluster name '<script>alert(1)</script>' is not allowed"),
+        ("POST", b'{"name": 7}', "Cluster name 7 is not allowed: use 1-64 letters"),
         ("POST", b'{"ssh_hosts": "host1"}', "'ssh_hosts'"),
         ("PATCH", b"{}", "to scale"),
-        ("PATCH", b'{"workers": "x"}', "'workers'"),
+        ("PATCH", b'{"workers": "x"}', "Worker count 'x' is not allowed"),
         ("PATCH", b'{"workers": 2, "colour": 1}', "to scale"),
         ("PATCH", b'{"adapt": {"minimum": 3, "maximum": 1}}', "must not be larger"),
+        ("PATCH", b'{"adapt": {"minimum": 0, "maximum": 0}}', "at least 1"),
+        ("PATCH", b'{"adapt": {"minimum": 1}}', "write MIN:MAX"),
+        ("PATCH", b'{"adapt": {"minimum": 1, "maximum": 2, "colour": 3}}', "write MIN:MAX"),
+        ("PATCH", b'{"adapt": 3}', "write MIN:MAX"),
+        ("PATCH", b'{"adapt": {"minimum": 1.5, "maximum": 2}}', "Worker count 1.5"),
+        ("PATCH", b'{"adapt": {"minimum": 1, "maximum": 257}}', "Worker count 257"),
         ("PATCH", b"\xff\xfe", "not valid JSON"),
     ],
 )
@@ -96,6 +106,121 @@ async def test_bad_bodies_are_400_with_a_message(raw, method, body, fragment):
     response = await raw(path, method=method, body=body)
     assert response.code == 400, response.body
     assert fragment in body_of(response)["message"]
+
+
+# -- worker counts: clusterkit.options's rule, bounds and sentences ----------------------------
+SERVER_LIMIT = options.WorkerLimit(256, "clusterkit.local.max-workers")  # the traitlet's default: the config's
+
+
+def _refusal(check, *args):
+    with pytest.raises(OptionError) as refused:
+        check(*args)
+    return str(refused.value)
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What PATCH asks a cluster's owner to do (the owner itself is a fake record's absent kernel)."""
+    calls = []
+
+    async def fake_send(record, op, directory=None, **arguments):
+        calls.append((record.id, op, arguments))
+
+    monkeypatch.setattr(control, "send_async", fake_send)
+    return calls
+
+
+@pytest.mark.parametrize("count", [-1, -3, True, False, 2.5, 1e3, "x", "", " ", "two", None, [2], {"n": 2}, 257, 10**30])
+async def test_patch_worker_counts_are_refused_like_everywhere_else(raw, sent, count):
+    """Bad counts: 400, one line, the very sentence ``clusterkit.options`` gives ck.start, magics and CLI."""
+    record = write_record(None)
+    response = await raw(f"clusterkit/api/clusters/{record.id}", method="PATCH", body=json.dumps({"workers": count}).encode())
+    assert response.code == 400, response.body
+    assert response.headers["Content-Type"].startswith("application/json")
+    message = body_of(response)["message"]
+    assert "\n" not in message and "Traceback" not in message
+    assert message == _refusal(options.workers, count, SERVER_LIMIT)
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    "adapt",
+    [
+        {"minimum": 3, "maximum": 1},
+        {"minimum": 0, "maximum": 0},
+        {"minimum": -1, "maximum": 2},
+        {"minimum": 1, "maximum": "many"},
+        {"minimum": True, "maximum": 2},
+        {"minimum": 1, "maximum": 257},
+        {"minimum": 1},
+        {"low": 1, "high": 2},
+        [1, 2, 3],
+        "4:1",
+        "1-4",
+        None,
+        7,
+    ],
+)
+async def test_patch_adapt_ranges_are_refused_like_everywhere_else(raw, sent, adapt):
+    record = write_record(None)
+    response = await raw(f"clusterkit/api/clusters/{record.id}", method="PATCH", body=json.dumps({"adapt": adapt}).encode())
+    assert response.code == 400, response.body
+    message = body_of(response)["message"]
+    assert "\n" not in message
+    assert message == _refusal(options.adapt_range, adapt, SERVER_LIMIT)
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("body", "op", "arguments"),
+    [
+        ({"workers": 0}, "scale", {"n": 0}),
+        ({"workers": 256}, "scale", {"n": 256}),
+        ({"workers": "3"}, "scale", {"n": 3}),  # text, as %cluster scale and the CLI take it
+        ({"adapt": {"minimum": 0, "maximum": 256}}, "adapt", {"minimum": 0, "maximum": 256}),
+        ({"adapt": {"minimum": 2, "maximum": 2}}, "adapt", {"minimum": 2, "maximum": 2}),
+        ({"adapt": "1:4"}, "adapt", {"minimum": 1, "maximum": 4}),
+        ({"adapt": [1, 3]}, "adapt", {"minimum": 1, "maximum": 3}),
+    ],
+)
+async def test_patch_sends_the_parsed_counts(raw, sent, body, op, arguments):
+    record = write_record(None)
+    response = await raw(f"clusterkit/api/clusters/{record.id}", method="PATCH", body=json.dumps(body).encode())
+    assert response.code == 202, response.body
+    assert sent == [(record.id, op, arguments)]
+
+
+async def test_server_bound_is_the_traitlet_within_the_config_bound(raw, sent, jp_serverapp, monkeypatch):
+    """``ClusterkitServer.max_workers`` lowers the bound for POST and PATCH; it never lifts
+    ``clusterkit.local.max-workers``, which the kernel or daemon behind the request checks too."""
+    from clusterkit import daemon
+
+    monkeypatch.setattr(daemon, "spawn", lambda **options: pytest.fail(f"spawn reached with {options}"))
+    settings = jp_serverapp.web_app.settings["clusterkit_reaper"].settings
+    assert settings.max_workers == options.max_workers() == SERVER_LIMIT.maximum  # by default, one bound
+    record = write_record(None)
+    one = f"clusterkit/api/clusters/{record.id}"
+
+    async def refused(path, method, body):
+        response = await raw(path, method=method, body=json.dumps(body).encode())
+        assert response.code == 400, response.body
+        return body_of(response)["message"]
+
+    monkeypatch.setattr(settings, "max_workers", 3)
+    lowered = "use a whole number from 0 to 3 (ClusterkitServer.max_workers)."
+    assert (await refused(one, "PATCH", {"workers": 4})).endswith(lowered)
+    assert (await refused(one, "PATCH", {"adapt": {"minimum": 1, "maximum": 4}})).endswith(lowered)
+    assert (await refused("clusterkit/api/clusters", "POST", {"workers": 4})).endswith(lowered)
+    assert (await raw(one, method="PATCH", body=b'{"workers": 3}')).code == 202
+
+    monkeypatch.setattr(settings, "max_workers", 1000)
+    with dask.config.set({"clusterkit.local.max-workers": 8}):
+        configured = "use a whole number from 0 to 8 (clusterkit.local.max-workers)."
+        assert (await refused(one, "PATCH", {"workers": 9})).endswith(configured)
+        assert (await refused(one, "PATCH", {"adapt": "1:9"})).endswith(configured)
+        assert (await refused("clusterkit/api/clusters", "POST", {"workers": 9})).endswith(configured)
+        assert (await raw(one, method="PATCH", body=b'{"workers": 8}')).code == 202
+    assert [arguments for _, _, arguments in sent] == [{"n": 3}, {"n": 8}]
 
 
 async def test_taken_name_is_409(raw):
@@ -122,6 +247,12 @@ async def test_scale_and_stop_a_real_cluster(raw, cluster):
     assert response.code == 202, response.body
     await wait_for(lambda: len(cluster.client.scheduler_info(n_workers=-1)["workers"]) == 3)
     await wait_for(lambda: (registry.find(record.id) or record).workers == 3)
+    # Adapt: the range as the owner got it, parsed once by clusterkit.options on the way in.
+    response = await raw(f"clusterkit/api/clusters/{record.id}", method="PATCH",
+                         body=b'{"adapt": {"minimum": 1, "maximum": 3}}')
+    assert response.code == 202, response.body
+    await wait_for(lambda: getattr(cluster.cluster, "_adaptive", None) is not None)
+    assert (cluster.cluster._adaptive.minimum, cluster.cluster._adaptive.maximum) == (1, 3)
     response = await raw(f"clusterkit/api/clusters/{record.id}", method="DELETE")
     assert response.code == 202 and body_of(response)["status"] == "stopping"
     await wait_for(lambda: registry.find(record.id) is None)

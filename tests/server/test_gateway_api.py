@@ -97,6 +97,10 @@ async def test_gateway_faults_are_clear_http_errors(raw, gateway_auth: GatewaySe
 
     bad = await raw("clusterkit/api/clusters", method="POST", body=b'{"gateway": true, "name": "x"}')
     assert bad.code == 400 and "takes 'workers' and 'gateway_options'" in body_of(bad)["message"]
+    # Worker counts: the one rule of clusterkit.options, as for every other cluster.
+    for count in ("-1", "257", "2.5", '"two"'):
+        bad = await raw("clusterkit/api/clusters", method="POST", body=f'{{"gateway": true, "workers": {count}}}'.encode())
+        assert bad.code == 400 and body_of(bad)["message"].startswith("Worker count "), bad.body
 
     with dask.config.set({"gateway.auth.kwargs": {"password": "wrong"}}):
         denied = await raw("clusterkit/api/clusters", method="POST", body=b'{"gateway": true}')
