@@ -12,6 +12,7 @@ another kernel or the daemon is scaled by its owner, as everywhere else.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -135,13 +136,21 @@ class StatusWidget(LiveWidget):
     async def _gather(self) -> dict[str, Any]:
         client = self.session.client
         scheduler: Any = client.scheduler
-        identity = await scheduler.identity(n_workers=-1)
-        counts = None
-        if self._counts_supported:
-            try:
-                counts = await client.run_on_scheduler(_scheduler_counts, asynchronous=True)
-            except Exception:  # a remote scheduler without clusterkit installed
-                self._counts_supported = False
+        if not self._counts_supported:
+            return collect_status(await scheduler.identity(n_workers=-1), None)
+        # Both questions at once: one wait for the scheduler per update, not two in a row.
+        identity: Any
+        counts: Any
+        identity, counts = await asyncio.gather(
+            scheduler.identity(n_workers=-1),
+            client.run_on_scheduler(_scheduler_counts, asynchronous=True),
+            return_exceptions=True,
+        )
+        if isinstance(identity, BaseException):
+            raise identity
+        if isinstance(counts, BaseException):  # a remote scheduler without clusterkit installed
+            self._counts_supported = False
+            counts = None
         return collect_status(identity, counts)
 
     def _apply(self, status: dict[str, Any]) -> None:

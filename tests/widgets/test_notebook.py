@@ -25,7 +25,8 @@ CELLS = [
     "deadline = time.monotonic() + 60\n"
     "while len(s.client.scheduler_info(n_workers=-1)['workers']) != 3 and time.monotonic() < deadline:\n"
     "    time.sleep(0.1)\n"
-    "status.refresh()\nprint(status.n_workers)",
+    # Both widgets read the scheduler now: the third worker's idle lane must be there too.
+    "status.refresh()\nstream.refresh()\nprint(status.n_workers, len(stream.lanes))",
     "s",
     "stream.close()\nstatus.close()\ns.stop()",
 ]
@@ -53,7 +54,7 @@ def test_notebook_with_status_and_task_stream_leaves_widget_state(tmp_path):
     assert status["updates"] >= 2
     assert stream["task_count"] >= 1000
     assert stream["event_count"] >= 1000
-    assert len(stream["lanes"]) == 2
+    assert len(stream["lanes"]) == 3  # a lane per worker thread, idle ones included
     # The session's rich repr came from the template.
     html = "".join(o.get("data", {}).get("text/html", "") for o in nb.cells[6].outputs)
     assert "clusterkit session" in html and "Open in sidebar" in html
