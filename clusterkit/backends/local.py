@@ -17,7 +17,7 @@ from distributed.security import Security
 from clusterkit import config, machine
 from clusterkit.errors import BackendError, ConfigError
 
-__all__ = ["connect_ahead", "default_n_workers", "load_tls_defaults_ahead", "start_local", "worker_memory"]
+__all__ = ["default_n_workers", "load_tls_defaults_ahead", "start_local", "worker_memory"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,6 @@ def start_local(
     finally:
         if loading is not None:
             loading.join()
-    connect_ahead(cluster)
     return cluster
 
 
@@ -113,28 +112,3 @@ def load_tls_defaults_ahead() -> threading.Thread | None:
     thread = threading.Thread(target=defaults, name="clusterkit-tls-defaults", daemon=True)
     thread.start()
     return thread
-
-
-def connect_ahead(cluster: LocalCluster) -> None:
-    """Open the scheduler's pooled connection to each worker now, in the background.
-
-    The first result a client gathers travels on a scheduler -> worker connection,
-    opened on demand. Over TLS that costs a handshake and, in a fresh worker process,
-    Tornado's one-time load of the system's CA store (its ``SSLIOStream`` builds a
-    default client context even for an accepted stream whose context is already set:
-    20-50 ms on OpenSSL 3), all on the first task. Opened here, while the caller
-    connects its client, the connection waits in the scheduler's pool and the first
-    gather reuses it. A worker that is gone by then is left to Dask.
-    """
-    scheduler, loop = cluster.scheduler, cluster.loop
-    if scheduler is None or loop is None:
-        return
-
-    async def connect(address: str) -> None:
-        try:
-            await scheduler.rpc(address).identity()
-        except OSError:  # CommClosedError is one: the worker or the scheduler is closing
-            logger.debug("clusterkit: could not connect ahead to worker %s", address, exc_info=True)
-
-    for address in list(scheduler.workers):
-        loop.add_callback(connect, address)
