@@ -96,8 +96,8 @@ class Session:
         self._refresher: Any = None
         self.record: registry.ClusterRecord | None = record
         if owned:
-            # Listen before telling anyone the cluster exists, so no request is lost. Subscribed
-            # first, the message travels on the batched stream while the round trips below run.
+            # Listen before telling anyone the cluster exists, so no request is lost (confirmed
+            # below, in one round trip, before the record is written).
             _send_at_once(client)
             client.subscribe_topic(control.TOPIC, self._on_control)
             task_history.keep_history(client)  # so a task stream opened later shows what ran
@@ -457,9 +457,9 @@ def _send_at_once(client: Client) -> None:
     """Give the owner's client stream ``clusterkit.parallel.batched-send-interval`` now.
 
     Dask's client batches on a 10 ms timer: a message sent within 10 ms of the
-    previous one (the control subscription, right after connecting) waits for it,
-    and so does the start. The timer already running still runs out once. ``ck.map`` and friends set
-    the same interval on first use (:mod:`clusterkit.parallel`); ``null`` keeps Dask's.
+    previous one (the subscription, the first task's graph right after the start)
+    waits for it. ``ck.map`` and friends set the same interval on first use
+    (:mod:`clusterkit.parallel`); ``null`` keeps Dask's.
     """
     import dask.utils
 
