@@ -21,7 +21,7 @@ from typing import Any
 import dask.config
 import yaml
 
-__all__ = ["SCHEMA_PATH", "YAML_PATH", "get", "load"]
+__all__ = ["SCHEMA_PATH", "YAML_PATH", "batched_send_interval", "get", "load"]
 
 YAML_PATH = pathlib.Path(__file__).with_name("clusterkit.yaml")
 SCHEMA_PATH = pathlib.Path(__file__).with_name("clusterkit-schema.yaml")
@@ -63,3 +63,13 @@ def get(key: str, default: Any = None) -> Any:
 
 
 load()
+
+
+def batched_send_interval() -> float | None:
+    """Seconds: ``clusterkit.parallel.batched-send-interval`` for Dask's batched streams (``None``: Dask's own)."""
+    value = get("parallel.batched-send-interval", "0ms")
+    if value is None:
+        return None
+    import dask.utils
+
+    return float(dask.utils.parse_timedelta(value, default="ms"))

@@ -140,7 +140,7 @@ def send(
         pool.submit(asyncio.run, send_async(record, op, directory=directory, **arguments)).result()
 
 
-def wait_until_subscribed(client: Any, topic: str, timeout: float = 10) -> bool:
+def wait_until_subscribed(client: Any, topic: str) -> bool:
     """Make sure ``client``'s subscription to ``topic`` has reached its scheduler.
 
     ``Client.subscribe_topic`` registers the handler and returns before its message
@@ -148,9 +148,8 @@ def wait_until_subscribed(client: Any, topic: str, timeout: float = 10) -> bool:
     meanwhile is not delivered. Whoever must not miss one (the owner's control
     requests, a task stream's actor calls) calls this right after it: the scheduler
     subscribes the client itself, in one round trip (the batched message, when it
-    lands, changes nothing), with no polling. ``True`` once subscribed; ``timeout`` is
-    kept for callers and unused (the round trip fails like any other if the
-    scheduler is gone).
+    lands, changes nothing), with no polling. ``True`` once subscribed (the round trip
+    fails like any other if the scheduler is gone).
     """
 
     def subscribe(dask_scheduler: Any, topic: str, client_id: str) -> bool:

@@ -170,10 +170,10 @@ class Session:
             "dashboard": self.dashboard_url,
         }
 
-    def _wait_until_subscribed(self, timeout: float = 10) -> None:
+    def _wait_until_subscribed(self) -> None:
         """The subscription travels on the batched stream; a request sent before it
         lands would be dropped, so confirm it with the scheduler first."""
-        if not control.wait_until_subscribed(self.client, control.TOPIC, timeout):
+        if not control.wait_until_subscribed(self.client, control.TOPIC):
             logger.warning("clusterkit: scale/stop requests from other processes may be missed")
 
     # -- keeping the record current -----------------------------------------------
@@ -461,12 +461,10 @@ def _send_at_once(client: Client) -> None:
     waits for it. ``ck.map`` and friends set the same interval on first use
     (:mod:`clusterkit.parallel`); ``null`` keeps Dask's.
     """
-    import dask.utils
-
-    value = config.get("parallel.batched-send-interval", "0ms")
+    interval = config.batched_send_interval()
     stream = getattr(client, "scheduler_comm", None)
-    if value is not None and stream is not None:
-        stream.interval = float(dask.utils.parse_timedelta(value, default="ms"))
+    if interval is not None and stream is not None:
+        stream.interval = interval
 
 
 def _client(address_or_cluster: Any, **kwargs: Any) -> Client:

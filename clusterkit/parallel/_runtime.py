@@ -48,7 +48,7 @@ from clusterkit import config, registry
 from clusterkit.parallel import _results
 
 __all__ = [
-    "batched_send_interval", "check_connected", "client", "inline_limit", "on_worker", "prepare", "reply_to",
+    "check_connected", "client", "inline_limit", "on_worker", "prepare", "reply_to",
     "worker_saturation",
 ]
 
@@ -57,14 +57,6 @@ logger = logging.getLogger(__name__)
 _PLUGIN_NAME = "clusterkit-parallel"
 _prepared: weakref.WeakSet[Client] = weakref.WeakSet()
 _lock = threading.Lock()
-
-
-def batched_send_interval() -> float:
-    """Seconds: ``clusterkit.parallel.batched-send-interval`` (``None`` keeps Dask's own)."""
-    value = config.get("parallel.batched-send-interval", "0ms")
-    if value is None:
-        return -1.0
-    return float(dask.utils.parse_timedelta(value, default="ms"))
 
 
 #: Messages each batched stream keeps for debugging (Dask keeps ``distributed.admin.low-level-log-length``).
@@ -171,7 +163,8 @@ def prepare(c: Client) -> None:
     with _lock:
         if c in _prepared:
             return
-        interval = batched_send_interval()
+        configured = config.batched_send_interval()
+        interval = -1.0 if configured is None else configured  # -1: keep Dask's intervals
         _tune_stream(getattr(c, "scheduler_comm", None), interval)
         scheduler_ready = workers_ready = False
         try:

@@ -267,6 +267,13 @@ class _Source:
         return columns
 
 
+def _pieces(start: int, columns: list[Any], count: int, size: int) -> Iterator[tuple[int, list[Any], int]]:
+    """``(start, columns, count)`` of consecutive pieces of at most ``size`` items of a batch's columns."""
+    for offset in range(0, count, size):
+        piece = [column[offset : offset + size] for column in columns]
+        yield start + offset, piece, len(piece[0])
+
+
 class _Batch:
     __slots__ = ("columns", "count", "future", "start")
 
@@ -450,9 +457,8 @@ class _MapRun:
             if self.source.exhausted and self.batch_size == "auto" and free > 1 and count > 1:
                 # The last items of an iterable of unknown length: share them among the free threads.
                 size = math.ceil(count / free)
-                for offset in range(0, count, size):
-                    piece = [column[offset : offset + size] for column in columns]
-                    self._submit(start + offset, piece, len(piece[0]))
+                for piece in _pieces(start, columns, count, size):
+                    self._submit(*piece)
                 continue
             self._submit(start, columns, count)
 
@@ -525,9 +531,7 @@ class _MapRun:
         size = count
         if self.batch_size == "auto" and self.seconds_per_item:
             size = max(1, int(TARGET_BATCH_SECONDS / self.seconds_per_item))
-        for offset in range(0, count, size):
-            piece = [column[offset : offset + size] for column in columns]
-            self.retry_queue.append((start + offset, piece, len(piece[0])))
+        self.retry_queue.extend(_pieces(start, columns, count, size))
 
     def _worker_killer(self, batch: _Batch, killed: KilledWorker) -> None:
         """Every worker that ran ``batch`` died: find the item that kills them.
@@ -539,9 +543,7 @@ class _MapRun:
         """
         if batch.count > 1:
             size = math.ceil(batch.count / KILLER_SPLIT)
-            for offset in range(0, batch.count, size):
-                piece = [column[offset : offset + size] for column in batch.columns]
-                self.retry_queue.append((batch.start + offset, piece, len(piece[0])))
+            self.retry_queue.extend(_pieces(batch.start, batch.columns, batch.count, size))
             return
         error = _runtime.remote_error(
             None,
