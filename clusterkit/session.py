@@ -120,7 +120,14 @@ class Session:
     # -- what the session is connected to ------------------------------------------
     @property
     def address(self) -> str:
-        """The scheduler's address, e.g. ``tcp://127.0.0.1:40123``."""
+        """The scheduler's address, e.g. ``tls://127.0.0.1:40123``: the one others connect to.
+
+        (An owning kernel's own client may reach a local scheduler in memory, see
+        :func:`clusterkit.backends.local.in_process_address`.)
+        """
+        address = getattr(self.cluster, "scheduler_address", None)
+        if isinstance(address, str) and "://" in address:
+            return address
         scheduler = self.client.scheduler
         assert scheduler is not None, "a connected client always has a scheduler"
         return str(scheduler.address)
@@ -471,6 +478,24 @@ def _client(address_or_cluster: Any, **kwargs: Any) -> Client:
     return Client(address_or_cluster, set_as_default=True, **kwargs)
 
 
+def _owner_client(cluster: Cluster, credentials: Security | None) -> Client:
+    """The owning kernel's client: in memory when the scheduler runs in this process.
+
+    See :func:`clusterkit.backends.local.in_process_address`. The client still
+    knows its cluster, as ``Client(cluster)`` would (its dashboard link, its
+    HTML view, closing itself when the cluster closes).
+    """
+    from clusterkit.backends.local import in_process_address
+
+    security = {"security": credentials} if credentials is not None else {}
+    address = in_process_address(cluster)
+    if address is None:
+        return _client(cluster, **security)
+    client = _client(address, loop=cluster.loop, **security)
+    client.cluster = cluster
+    return client
+
+
 def start(
     n_workers: int | None = None,
     threads_per_worker: int | None = None,
@@ -552,7 +577,7 @@ def own(
     try:
         if name is not None:
             _check_name(name)
-        client = _client(cluster, **({"security": credentials} if credentials is not None else {}))
+        client = _owner_client(cluster, credentials)
         session = Session(
             name=name or _unique_name(kind), kind=kind, client=client, cluster=cluster, record_id=record_id
         )

@@ -17,7 +17,7 @@ from distributed.security import Security
 from clusterkit import config, machine
 from clusterkit.errors import BackendError, ConfigError
 
-__all__ = ["default_n_workers", "load_tls_defaults_ahead", "start_local", "worker_memory"]
+__all__ = ["default_n_workers", "in_process_address", "load_tls_defaults_ahead", "start_local", "worker_memory"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +112,40 @@ def load_tls_defaults_ahead() -> threading.Thread | None:
     thread = threading.Thread(target=defaults, name="clusterkit-tls-defaults", daemon=True)
     thread.start()
     return thread
+
+
+def in_process_address(cluster: Any) -> str | None:
+    """An in-memory (``inproc://``) address of ``cluster``'s scheduler when it runs in this process.
+
+    A ``LocalCluster`` runs its scheduler in the process that started it: the
+    kernel. Its own client then need not encrypt each message, write it to a
+    loopback socket and read it back on the same event loop: Dask's ``inproc``
+    transport hands the message over in memory. On the round trip of a remote
+    task that is two of its four scheduler messages, about a quarter of its time
+    (``benchmarks/README.md``). An ``inproc`` listener is reachable only from this
+    process, which already holds the scheduler object, so it needs no
+    credentials. Workers, other kernels, the CLI and the Jupyter server keep
+    using the cluster's TLS address, which is the one the registry records.
+
+    Returns ``None`` (connect as before) for a scheduler in another process
+    (SSH, gateways, factories), or when ``clusterkit.local.in-process-client``
+    is false. Adds the listener once; the scheduler closes it with the others.
+    """
+    from distributed import Scheduler
+
+    scheduler = getattr(cluster, "scheduler", None)
+    if not isinstance(scheduler, Scheduler) or not config.get("local.in-process-client", True):
+        return None
+    for listener in scheduler.listeners:
+        if listener.contact_address.startswith("inproc://"):
+            return str(listener.contact_address)
+
+    async def listen() -> str:
+        await scheduler.listen("inproc://")
+        return str(scheduler.listeners[-1].contact_address)
+
+    try:
+        return str(cluster.sync(listen))
+    except Exception as exc:  # an exotic transport set-up: the TLS address still works
+        logger.warning("clusterkit: no in-process connection to the local scheduler (%s); using its address", exc)
+        return None

@@ -137,27 +137,36 @@ def submit_many(
     One ``update-graph`` instead of one per task: the scheduler unpacks and places them in
     one pass (what ``ck.map``'s first round needs). Earlier calls start first.
     """
-    global _fast_path
     from distributed import Future
 
-    if _fast_path is not False:
+    if not _can_build():
+        return [client.submit(func, *args, key=key, pure=False, priority=priority, resources=resources)
+                for key, func, args in calls]
+    # As client.submit: an existing key is reused, not sent again.
+    fresh = [call for call in calls if call[0] not in client.futures]
+    futures: dict[str, Any] = {}
+    if fresh:
+        expr, span = _build(fresh)
+        # Keep Dask's own futures: dropping them before others exist would release the keys.
+        futures = client._graph_to_futures(
+            expr, [key for key, _, _ in fresh], span_metadata=span,
+            internal_priority={key: i for i, (key, _, _) in enumerate(fresh)},
+            user_priority=priority, resources=resources,
+        )
+    return [futures[key] if key in futures else Future(key, client) for key, _, _ in calls]
+
+
+def _can_build() -> bool:
+    """Whether this Dask builds queued tasks as :func:`_build` does (checked once, on a dummy task).
+
+    Checked apart from submitting, so that a submission failing for its own reasons
+    (arguments that do not pickle) never turns the fast path off.
+    """
+    global _fast_path
+    if _fast_path is None:
         try:
-            # As client.submit: an existing key is reused, not sent again.
-            fresh = [call for call in calls if call[0] not in client.futures]
-            futures: dict[str, Any] = {}
-            if fresh:
-                expr, span = _build(fresh)
-                # Keep Dask's own futures: dropping them before others exist would release the keys.
-                futures = client._graph_to_futures(
-                    expr, [key for key, _, _ in fresh], span_metadata=span,
-                    internal_priority={key: i for i, (key, _, _) in enumerate(fresh)},
-                    user_priority=priority, resources=resources,
-                )
+            _build([("clusterkit-probe", len, ((),))])
             _fast_path = True
-            return [futures[key] if key in futures else Future(key, client) for key, _, _ in calls]
         except (ImportError, TypeError, AttributeError):
-            if _fast_path:
-                raise
             _fast_path = False
-    return [client.submit(func, *args, key=key, pure=False, priority=priority, resources=resources)
-            for key, func, args in calls]
+    return _fast_path

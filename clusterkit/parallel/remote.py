@@ -138,12 +138,24 @@ class RemoteFunction:
         if isinstance(retry, list):
             retry = tuple(retry)
         name = options.get("name") or _common.label(self._function)
-        return _common.submit(
-            client, run_task, self._blob, options.get("max_retries", 3), retry, args, kwargs,
-            _runtime.reply_to(client, "task"),
-            key=f"{name}-{uuid.uuid4().hex}",
-            resources=resources_for(client, options.get("num_cpus"), options.get("resources")),
-        )
+        try:
+            # Dask pickles the task here, in the calling thread: a later change to an argument object
+            # never changes the task (Ray's semantics; tested).
+            return _common.submit(
+                client, run_task, self._blob, options.get("max_retries", 3), retry, args, kwargs,
+                _runtime.reply_to(client, "task"),
+                key=f"{name}-{uuid.uuid4().hex}",
+                resources=resources_for(client, options.get("num_cpus"), options.get("resources")),
+            )
+        except TypeError as exc:
+            try:
+                _common.dumps((args, kwargs))
+            except Exception as cause:  # the arguments are what does not pickle: say so
+                raise TypeError(
+                    f"The arguments of {name}.remote(...) cannot be sent to the cluster: {cause}. Pass values "
+                    "that pickle (create locks, files and connections inside the task instead)."
+                ) from exc
+            raise
 
 
 def remote(*args: Any, **options: Any) -> Any:

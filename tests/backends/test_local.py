@@ -85,3 +85,44 @@ def test_plain_cluster_loads_no_tls_defaults(monkeypatch):
         assert calls == []
     finally:
         cluster.close()
+
+
+def test_owner_reaches_its_local_scheduler_in_memory_and_everyone_else_over_tls(cluster):
+    """The kernel that started a local cluster talks to its scheduler over inproc://; the record says tls://."""
+    import subprocess
+    import sys
+
+    import clusterkit as ck
+    from clusterkit import registry
+
+    client = cluster.client
+    assert client.scheduler.address.startswith("inproc://")
+    assert client.cluster is cluster.cluster  # Client(cluster) behaviour: dashboard link, closing with it
+    assert client.dashboard_link == cluster.cluster.dashboard_link
+    assert cluster.address.startswith("tls://127.0.0.1:")
+    assert registry.find(cluster.record.id).scheduler_address == cluster.address
+    # The scheduler keeps its TLS listener first (what workers and Dask report), inproc second.
+    assert client.scheduler_info()["address"] == cluster.address
+    assert local.in_process_address(cluster.cluster) == client.scheduler.address  # idempotent
+    # Work runs, and another process still connects over TLS with the recorded address.
+    assert ck.get(ck.remote(lambda x: x * 2).remote(21)) == 42
+    code = (
+        "import clusterkit as ck; s = ck.connect(%r); "
+        "print(s.client.scheduler.address, ck.get(ck.remote(lambda: 7).remote()))" % cluster.name
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [cluster.address, "7"]
+
+
+def test_in_process_client_can_be_turned_off(registry_dir):
+    import clusterkit as ck
+
+    with dask.config.set({"clusterkit.local.in-process-client": False}):
+        session = ck.start(n_workers=1, threads_per_worker=1, memory_limit="1GiB")
+    try:
+        assert session.client.scheduler.address == session.address
+        assert session.address.startswith("tls://")
+        assert local.in_process_address(object()) is None  # no scheduler in this process
+    finally:
+        session.stop()

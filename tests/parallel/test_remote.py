@@ -152,3 +152,30 @@ def test_nested_futures_are_resolved_unlike_ray(shared_cluster):
     total = ck.remote(sum)
     assert ck.get(total.remote([inner, 1])) == 10
     assert time.monotonic() > 0
+
+
+def test_arguments_are_captured_at_the_call_like_ray(shared_cluster, tmp_path):
+    """A task queued behind busy workers runs with its arguments as they were at .remote().
+
+    The scheduler may hold a queued task for a long time (in the kernel's own process for a local
+    cluster); changing an argument object after the call must not change what the task sees.
+    """
+    work = ck.remote(helpers.work)
+    hold = str(tmp_path / "release")
+    busy = [work.remote(f"busy-{i}", hold=hold) for i in range(2)]  # both single-thread workers
+    config = {"alpha": [1, 2, 3]}
+    buffer = bytearray(b"before")  # an object Dask does not walk into (it rebuilds dicts and lists)
+    queued = ck.remote(helpers.identity).remote((config, buffer))
+    config["alpha"].append(4)
+    config["beta"] = True
+    buffer[:] = b"after!"
+    (tmp_path / "release").touch()
+    assert ck.get(queued, timeout=30) == ({"alpha": [1, 2, 3]}, bytearray(b"before"))
+    assert ck.get(busy, timeout=30) == ["busy-0", "busy-1"]
+
+
+def test_arguments_that_cannot_be_sent_fail_at_the_call(shared_cluster):
+    import threading
+
+    with pytest.raises(TypeError, match=r"identity\.remote\(\.\.\.\) cannot be sent to the cluster"):
+        ck.remote(helpers.identity).remote(threading.Lock())
