@@ -107,8 +107,8 @@ def test_owner_reaches_its_local_scheduler_in_memory_and_everyone_else_over_tls(
     # Work runs, and another process still connects over TLS with the recorded address.
     assert ck.get(ck.remote(lambda x: x * 2).remote(21)) == 42
     code = (
-        "import clusterkit as ck; s = ck.connect(%r); "
-        "print(s.client.scheduler.address, ck.get(ck.remote(lambda: 7).remote()))" % cluster.name
+        f"import clusterkit as ck; s = ck.connect({cluster.name!r}); "
+        "print(s.client.scheduler.address, ck.get(ck.remote(lambda: 7).remote()))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
