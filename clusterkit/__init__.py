@@ -10,6 +10,10 @@ In IPython or Jupyter, ``%load_ext clusterkit`` adds the ``%cluster`` magics.
 Names are imported on first use, so processes that need one small part (the
 Jupyter server reading the registry, a worker unpickling a batch function) do
 not pay for Dask's client, the widgets and IPython.
+
+The package also wires the one thing a lower layer cannot reach itself:
+``Session.widget()`` returns the widgets' status widget through
+:mod:`clusterkit.display`, plugged in here (sessions never import the widgets).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from clusterkit import display as _display  # standard library only: cheap to import
 from clusterkit import errors as _errors  # standard library only: cheap to import
 
 __version__ = "0.1.0"
@@ -26,9 +31,10 @@ _LAZY = {
     **dict.fromkeys(_errors.__all__, "clusterkit.errors"),
     **dict.fromkeys(["as_completed", "cancel", "get", "imap", "map", "remote", "wait"], "clusterkit.parallel"),
     **dict.fromkeys(
-        ["Session", "connect", "current", "gateway", "sessions", "ssh", "start", "stop_cluster", "use"],
+        ["Session", "connect", "current", "gateway", "sessions", "ssh", "stop_cluster", "use"],
         "clusterkit.session",
     ),
+    "start": "clusterkit.launch",  # above the session and the daemon: it may detach
     "progress": "clusterkit.widgets",
 }
 
@@ -81,10 +87,25 @@ if TYPE_CHECKING:
         RemoteError,
         SSHError,
     )
+    from clusterkit.launch import start
     from clusterkit.parallel.map import imap, map
     from clusterkit.parallel.remote import as_completed, cancel, get, remote, wait
-    from clusterkit.session import Session, connect, current, gateway, sessions, ssh, start, stop_cluster, use
+    from clusterkit.session import Session, connect, current, gateway, sessions, ssh, stop_cluster, use
     from clusterkit.widgets.progress import progress
+
+
+def _status_widget(session: Session) -> Any:
+    """What ``Session.widget()`` returns: the widgets' status widget, imported on first use.
+
+    Sessions sit below the widgets and never import them; the package, above both and
+    run before any of its submodules, plugs this into :mod:`clusterkit.display`.
+    """
+    from clusterkit.widgets import status_widget
+
+    return status_widget(session)
+
+
+_display.use_status_widget(_status_widget)
 
 
 def __getattr__(name: str) -> Any:

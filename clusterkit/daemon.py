@@ -12,6 +12,11 @@ Its options are checked twice with :class:`clusterkit.options.WorkerOptions`: by
 by hand). :func:`process` tells ``clusterkit down`` whether a record's pid really is
 that cluster's daemon before anything is signalled.
 
+The daemon owns its cluster through a session (:func:`clusterkit.session.start_owned`),
+so it sits above :mod:`clusterkit.session`, which never imports it: callers that
+detach call :func:`spawn` (``ck.start(detach=True)`` in :mod:`clusterkit.launch`,
+``clusterkit up``, the server's "New cluster").
+
 >>> record = spawn(name="demo", n_workers=2)     # doctest: +SKIP
 >>> record.owner
 'daemon'
@@ -149,10 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.ssh:
             session = sessions.ssh(args.ssh, name=options.name, insecure=options.insecure)
         else:
-            session = sessions.start(
-                options.n_workers, options.threads_per_worker, options.memory_limit, options.name,
-                adapt=options.adapt, insecure=options.insecure,
-            )
+            session = sessions.start_owned(options)
     except ClusterkitError as exc:
         print(f"clusterkit daemon {os.getpid()}: could not start the cluster: {exc}", flush=True)
         return 1

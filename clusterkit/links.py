@@ -1,7 +1,7 @@
 """Dashboard URLs through the Jupyter server, and which dashboard paths are allowed at all.
 
-One place builds every link to a cluster's Dask dashboard, so the widgets (in
-the kernel) and the server extension (which proxies the dashboard) agree:
+One place builds every link to a cluster's Dask dashboard, so sessions and the
+widgets (in the kernel) and the server extension (which proxies the dashboard) agree:
 
 * ``<base_url>clusterkit/dashboard/<record id>/<path>`` is the only route used;
   clusterkit never sends browsers to jupyter-server-proxy's generic
@@ -14,23 +14,36 @@ the kernel) and the server extension (which proxies the dashboard) agree:
   outside ``clusterkit/dashboard/<id>/``. A plot list that names
   ``../../../files/x.html`` is refused, not followed.
 
+In a kernel, :class:`DashboardLinks` holds what a session knows of its cluster's
+dashboard (``Session.dashboard_links()`` fills it in) and turns it into URLs:
+through the Jupyter server when one running clusterkit's extension is known, else
+Dask's direct link (a bare scheduler address, a script, VS Code); a Dask Gateway
+serves its clusters' dashboards itself. ``Session.dashboard_url``, the session's
+HTML repr and the widgets all take their links from it, so the rule lives here,
+below them all, and needs no session.
+
 This module needs only the standard library (and ``jupyter_core`` when it is
 installed), so the server, the kernel and the CLI can all use it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
 import pathlib
 import re
+import urllib.error
 import urllib.parse
+import urllib.request
 from typing import Any
 
 from clusterkit.errors import ClusterkitError
 
 __all__ = [
     "DASHBOARD_ROUTE",
+    "DashboardLinks",
     "check_dashboard_path",
     "dashboard_url",
     "dask_plots",
@@ -158,7 +171,87 @@ def dashboard_url(base_url: str, cluster_id: str, path: str = "") -> str:
     return f"{base}{DASHBOARD_ROUTE}/{urllib.parse.quote(cluster_id, safe='')}/{relative}"
 
 
+@functools.lru_cache(maxsize=8)
+def _server_has_clusterkit_route(server_url: str) -> bool:
+    """Does this Jupyter server run clusterkit's extension? (Any answer but 404 means yes.)"""
+    request = urllib.request.Request(urllib.parse.urljoin(server_url, "clusterkit/api/clusters"), method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=2):
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code != 404
+    except (OSError, ValueError):
+        return True  # cannot tell: trust the design, the extension ships with clusterkit
+
+
 def proxied_dashboard_url(cluster_id: str, path: str = "") -> str | None:
-    """:func:`dashboard_url` behind this kernel's Jupyter server, or ``None`` if there is none."""
+    """:func:`dashboard_url` behind this kernel's Jupyter server.
+
+    ``None`` when there is no Jupyter server, or it does not run clusterkit's
+    extension. Raises :class:`ClusterkitError` for a path that is not one of Dask's
+    dashboard pages.
+    """
     base = jupyter_base_url()
-    return None if base is None else dashboard_url(base, cluster_id, path)
+    if base is None:
+        return None
+    server = parent_server()
+    if server is not None and not _server_has_clusterkit_route(str(server.get("url"))):
+        return None
+    return dashboard_url(base, cluster_id, path)
+
+
+# -- one cluster's dashboard, seen from a kernel ------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class DashboardLinks:
+    """Where one cluster's Dask dashboard is, and the URLs a browser gets for it.
+
+    >>> links = DashboardLinks("local", "tls://127.0.0.1:8786", 8787, "", cluster_id=None)
+    >>> links.url("individual-task-stream")
+    'http://127.0.0.1:8787/individual-task-stream'
+    """
+
+    #: The cluster's kind (a registry record's): a ``gateway`` cluster's dashboard is the gateway's.
+    kind: str
+    #: The scheduler's address; its host serves the dashboard when Dask gives no link.
+    scheduler_address: str
+    #: The dashboard's port on the scheduler's host; ``None``: the scheduler has no dashboard.
+    port: int | None
+    #: Dask's own ``Client.dashboard_link`` (``""`` if none).
+    dask_link: str = ""
+    #: The registry record's id; the server's route needs it (``None``: a bare address).
+    cluster_id: str | None = None
+
+    def direct_root(self) -> str | None:
+        """``http://host:port/`` of the dashboard as this kernel reaches it (a gateway's: its proxy)."""
+        if self.kind == "gateway":
+            link = self.dask_link
+            return link.rsplit("/", 1)[0] + "/" if link.startswith(("http://", "https://")) else None
+        if self.port is None:
+            return None
+        parsed = urllib.parse.urlparse(self.dask_link)
+        if parsed.scheme in ("http", "https") and parsed.netloc:
+            return f"{parsed.scheme}://{parsed.netloc}/"
+        host = urllib.parse.urlparse(self.scheduler_address).hostname or "127.0.0.1"
+        return f"http://{host}:{self.port}/"
+
+    def proxied_url(self, path: str) -> str | None:
+        """The dashboard ``path`` through clusterkit's route of the Jupyter server.
+
+        ``None`` without a record (a bare address), for a gateway cluster (the gateway's
+        own proxy serves browsers) and where :func:`proxied_dashboard_url` gives none.
+        """
+        if self.cluster_id is None or self.kind == "gateway":
+            return None
+        return proxied_dashboard_url(self.cluster_id, path)
+
+    def url(self, path: str = "status") -> str | None:
+        """The link to give a browser: proxied when a Jupyter server is known, else Dask's direct one."""
+        root = self.direct_root()
+        if self.kind == "gateway":
+            return None if root is None else root + path.lstrip("/")
+        if self.port is None:
+            return None
+        proxied = self.proxied_url(path)
+        if proxied is not None:
+            return proxied
+        return None if root is None else root + check_dashboard_path(path)

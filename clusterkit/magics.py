@@ -1,6 +1,7 @@
 """The ``%cluster`` line magic and ``%%cluster run`` cell magic.
 
-A thin shell over :mod:`clusterkit.session` (and the widgets): it parses one
+A thin shell over :mod:`clusterkit.session`, :mod:`clusterkit.launch` (``start``,
+which may detach) and the widgets: it parses one
 command line, calls the Python API, and shows the result. Every malformed
 command ends in one ``UsageError`` line, never a traceback::
 
@@ -24,7 +25,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from clusterkit import options, registry
+from clusterkit import launch, options, registry
 from clusterkit import session as sessions
 from clusterkit.errors import ClusterkitError, OptionError
 from clusterkit.listing import format_bytes, format_table
@@ -316,7 +317,7 @@ class ClusterMagics(Magics):
 
     # -- verbs ------------------------------------------------------------------------
     def _start(self, args: argparse.Namespace, cell: str | None) -> None:
-        session = sessions.start(
+        session = launch.start(
             n_workers=args.workers,
             threads_per_worker=args.threads,
             memory_limit=args.memory,

@@ -12,6 +12,12 @@ when the interpreter exits.
 >>> session.client.submit(sum, [1, 2]).result()  # doctest: +SKIP
 3
 >>> session.stop()                              # doctest: +SKIP
+
+Sessions sit below the widgets and the daemon, and never import either:
+``ck.start`` (:mod:`clusterkit.launch`) is what hands a cluster to a daemon
+(``detach=True``); the dashboard links come from :mod:`clusterkit.links`; the HTML
+repr and ``Session.widget()`` go through :mod:`clusterkit.display`, into which the
+package plugs the widgets' status widget.
 """
 
 from __future__ import annotations
@@ -32,13 +38,25 @@ from distributed import Client
 from distributed.deploy.cluster import Cluster
 from distributed.security import Security
 
-from clusterkit import config, control, registry, task_history
+from clusterkit import config, control, display, links, registry, task_history
 from clusterkit import security as tls
 from clusterkit.backends import address as address_backend
 from clusterkit.errors import BackendError, ClusterkitError, ClusterNotFoundError, NoClusterError
 from clusterkit.options import WorkerOptions
 
-__all__ = ["Session", "connect", "current", "gateway", "own", "sessions", "ssh", "start", "stop_cluster", "use"]
+__all__ = [
+    "Session",
+    "check_name",
+    "connect",
+    "current",
+    "gateway",
+    "own",
+    "sessions",
+    "ssh",
+    "start_owned",
+    "stop_cluster",
+    "use",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +88,7 @@ def owner_id() -> str:
 class Session:
     """A connection to one cluster, owned by this process or attached to.
 
-    Create sessions with :func:`start`, :func:`connect` or :func:`clusterkit.ssh`
+    Create sessions with :func:`clusterkit.start`, :func:`connect` or :func:`ssh`
     rather than directly.
     """
 
@@ -139,9 +157,24 @@ class Session:
         Through the Jupyter server when this kernel knows one (so it works on
         JupyterHub and Binder too), else Dask's direct link.
         """
-        from clusterkit.widgets.dashboard import dashboard_url
+        return self.dashboard_links().url()
 
-        return dashboard_url(self)
+    def dashboard_links(self) -> links.DashboardLinks:
+        """Where this cluster's dashboard is, and the URLs to it (:class:`clusterkit.links.DashboardLinks`).
+
+        Asks the scheduler for its dashboard's port (the record's when it cannot say);
+        the widgets take their plot URLs from here.
+        """
+        port = self._dashboard_port()
+        if port is None and self.record is not None:
+            port = self.record.dashboard_port
+        return links.DashboardLinks(
+            kind=self.kind,
+            scheduler_address=self.address,
+            port=port,
+            dask_link=str(self.client.dashboard_link or ""),
+            cluster_id=self.record.id if self.record is not None else None,
+        )
 
     def _dashboard_port(self) -> int | None:
         if self.kind == "gateway":  # the scheduler's own port is inside the gateway, not for us
@@ -362,15 +395,33 @@ class Session:
 
     # -- display ----------------------------------------------------------------------
     def widget(self) -> Any:
-        """The live status widget: workers, memory, tasks, and a control that scales."""
-        from clusterkit.widgets import status_widget
+        """The live status widget: workers, memory, tasks, and a control that scales.
 
-        return status_widget(self)
+        :class:`clusterkit.widgets.status.StatusWidget`, through :func:`clusterkit.display.status_widget`.
+        """
+        return display.status_widget(self)
 
     def _repr_html_(self) -> str:
-        from clusterkit.widgets.repr import session_html
-
-        return session_html(self)
+        """HTML for notebooks (:func:`clusterkit.display.session_html`), with what the scheduler says now."""
+        counts: dict[str, int] | None = None
+        dashboard: str | None = None
+        if not self.closed:
+            try:
+                info = self.info()
+                counts = {key: info[key] for key in ("workers", "threads", "memory_bytes")}
+                dashboard = info["dashboard"]
+            except Exception:  # the scheduler is going away: show what we know
+                counts = None
+        return display.session_html(
+            name=self.name,
+            kind=self.kind,
+            owned=self.owned,
+            closed=self.closed,
+            address=self.address if not self.closed else "",
+            counts=counts,
+            dashboard_url=dashboard,
+            cluster_id=self.record.id if self.record is not None else None,
+        )
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.address
@@ -409,7 +460,11 @@ def _unique_name(prefix: str) -> str:
     return f"{prefix}-{n}"
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """Raise :class:`ClusterkitError`, saying what to do, unless ``name`` is free for a new cluster.
+
+    It must be a valid name, not one of this process's sessions, not in the registry.
+    """
     if not registry.valid_name(name):
         raise ClusterkitError(
             f"Cluster name {name!r} is not allowed: use 1-64 letters, digits, '_', '.' or '-', "
@@ -496,42 +551,27 @@ def _owner_client(cluster: Cluster, credentials: Security | None) -> Client:
     return client
 
 
-def start(
-    n_workers: int | None = None,
-    threads_per_worker: int | None = None,
-    memory_limit: str | int | None = None,
-    name: str | None = None,
+def start_owned(
+    options: WorkerOptions,
     *,
-    adapt: tuple[int, int] | None = None,
-    detach: bool = False,
     factory: str | None = None,
-    insecure: bool = False,
     tls_ca_file: str | None = None,
     tls_cert: str | None = None,
     tls_key: str | None = None,
 ) -> Session:
-    """Start a cluster, connect to it and make it current.
+    """Start a cluster this process owns, connect to it and make it current.
 
-    By default a local cluster of worker processes sized for this machine, with
-    mutual TLS on credentials made for it (see :mod:`clusterkit.security`);
-    ``insecure=True`` uses plain TCP that any local user can reach (a warning says so);
-    ``tls_ca_file``, ``tls_cert`` (and ``tls_key``) use your own CA and certificate instead.
-    ``factory=NAME`` uses a cluster manager configured as ``clusterkit.factories.NAME``
-    (its own security settings apply); ``detach=True`` hands the cluster to a
-    ``clusterkit`` daemon so it outlives this process (stop it with ``clusterkit down NAME``).
-    Options are checked by :class:`clusterkit.options.WorkerOptions` (``OptionError``).
+    What :func:`clusterkit.start` does unless it detaches (see :mod:`clusterkit.launch`),
+    and what the daemon does for a detached one. By default a local cluster of worker
+    processes sized for this machine, with mutual TLS on credentials made for it (see
+    :mod:`clusterkit.security`); ``options.insecure`` uses plain TCP that any local user
+    can reach (a warning says so); ``tls_ca_file``, ``tls_cert`` (and ``tls_key``) use
+    your own CA and certificate instead. ``factory=NAME`` uses a cluster manager
+    configured as ``clusterkit.factories.NAME`` (its own security settings apply).
+    ``options`` are already checked (:meth:`clusterkit.options.WorkerOptions.parse`).
     """
-    opts = WorkerOptions.parse(n_workers, threads_per_worker, memory_limit, adapt, name, insecure)
-    if opts.name is not None:
-        _check_name(opts.name)
-    if detach:
-        from clusterkit import daemon
-
-        record = daemon.spawn(options=opts)
-        session = connect(record.id)
-        if opts.adapt is not None:
-            session.adapt(*opts.adapt)
-        return session
+    if options.name is not None:
+        check_name(options.name)
     record_id = registry.new_id()
     credentials: Security | None = None
     if factory is not None:
@@ -539,24 +579,24 @@ def start(
 
         cluster = start_factory(factory)
         kind: registry.Kind = "factory"
-        if opts.n_workers is not None:
-            cluster.scale(opts.n_workers)
+        if options.n_workers is not None:
+            cluster.scale(options.n_workers)
     else:
         from clusterkit.backends.local import start_local
 
-        if opts.insecure:
+        if options.insecure:
             tls.warn_insecure("this local cluster")
         else:
             credentials = tls.create(record_id, tls_ca_file=tls_ca_file, tls_cert=tls_cert, tls_key=tls_key)
         try:
-            cluster = start_local(opts.n_workers, opts.threads_per_worker, opts.memory_limit, security=credentials)
+            cluster = start_local(options.n_workers, options.threads_per_worker, options.memory_limit, security=credentials)
         except BaseException:
             registry.remove(record_id)
             raise
         kind = "local"
-    session = own(cluster, kind, opts.name, record_id=record_id, credentials=credentials)
-    if opts.adapt is not None:
-        session.adapt(*opts.adapt)
+    session = own(cluster, kind, options.name, record_id=record_id, credentials=credentials)
+    if options.adapt is not None:
+        session.adapt(*options.adapt)
     return session
 
 
@@ -576,7 +616,7 @@ def own(
     """
     try:
         if name is not None:
-            _check_name(name)
+            check_name(name)
         client = _owner_client(cluster, credentials)
         session = Session(
             name=name or _unique_name(kind), kind=kind, client=client, cluster=cluster, record_id=record_id
@@ -607,7 +647,7 @@ def ssh(
     from clusterkit.backends.ssh import start_ssh
 
     if name is not None:
-        _check_name(name)
+        check_name(name)
     options.pop("tls", None)  # TLS is the default now; tls=True is accepted and means nothing more
     host_list = [hosts] if isinstance(hosts, str) else list(hosts)
     record_id = registry.new_id()
@@ -693,7 +733,7 @@ def gateway(
     checked = WorkerOptions.parse(n_workers=n_workers, adapt=adapt, name=name)  # before asking the gateway
     n_workers, adapt = checked.n_workers, checked.adapt
     if name is not None:
-        _check_name(name)
+        check_name(name)
     cluster = start_cluster(address, options, detach=detach, auth=auth)
     try:
         session = own(cluster, "gateway", name)

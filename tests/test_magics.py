@@ -6,12 +6,14 @@ import contextlib
 import io
 
 import nbformat
+import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from clusterkit import magics, registry
+from tests.conftest import wait_until
 
 
 def run(shell, line: str, cell: str | None = None) -> tuple[str, BaseException | None]:
@@ -118,6 +120,22 @@ def test_the_whole_lifecycle_in_one_shell(shell):
         output, error = run(shell, "stop")
     assert error is None and "Stopped 'life'" in output
     assert registry.list_records() == []
+
+
+def test_start_detach_leaves_the_cluster_to_a_daemon(shell):
+    output, error = run(shell, "start --detach -n 1 --memory 1GiB --name layers-magic")
+    assert error is None, output
+    [record] = registry.list_records()
+    daemon = psutil.Process(record.owner_pid)
+    try:
+        assert record.owner == "daemon" and record.name == "layers-magic"
+        output, error = run(shell, "list")
+        assert error is None and "layers-magic" in output and "daemon" in output
+    finally:
+        run(shell, "stop layers-magic")  # this kernel's session: disconnects
+        run(shell, "stop layers-magic")  # then asks the daemon that owns it
+    assert wait_until(lambda: registry.find(record.id) is None, timeout=60)
+    assert wait_until(lambda: not daemon.is_running() or daemon.status() == psutil.STATUS_ZOMBIE, timeout=30)
 
 
 VALID = [

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import psutil
 import pytest
 
 import clusterkit as ck
@@ -127,3 +131,45 @@ def test_the_owner_subscribes_at_once_and_confirms_in_one_round_trip(cluster):
             assert session.client.scheduler_comm.interval == 0.01  # Dask's own, kept on request
         finally:
             session.stop()
+
+
+def test_start_detached_hands_the_cluster_to_a_daemon():
+    """``ck.start(detach=True)``: a daemon owns the cluster, this process attaches and may leave."""
+    session = ck.start(n_workers=1, memory_limit="1GiB", name="layers-detached", adapt=(1, 2), detach=True)
+    record = session.record
+    daemon = psutil.Process(record.owner_pid)
+    try:
+        assert record.owner == "daemon" and record.name == "layers-detached"
+        assert session.owned is False and session.cluster is None and ck.current() is session
+        assert session.client.submit(sum, [20, 22]).result() == 42
+        session.stop()
+        assert registry.find(record.id) is not None  # disconnecting leaves the daemon's cluster running
+    finally:
+        session.stop()
+        ck.stop_cluster(record.id)  # asks the daemon, through the cluster's scheduler
+    assert wait_until(lambda: registry.find(record.id) is None, timeout=60)
+    assert wait_until(lambda: not daemon.is_running() or daemon.status() == psutil.STATUS_ZOMBIE, timeout=30)
+
+
+def test_a_session_shows_itself_with_import_clusterkit_alone():
+    """The HTML repr needs no widgets; ``Session.widget()`` loads them itself (sessions never import them)."""
+    code = (
+        "import sys\n"
+        "import clusterkit as ck\n"
+        "s = ck.start(n_workers=1, threads_per_worker=1, memory_limit='1GiB', name='layers-repr')\n"
+        "try:\n"
+        "    html = s._repr_html_()\n"
+        "    print('WIDGETS', 'clusterkit.widgets' in sys.modules)\n"
+        "    print('REPR', 'clusterkit session layers-repr' in html, s.dashboard_url in html, s.record.id in html)\n"
+        "    w = s.widget()\n"
+        "    print('WIDGET', type(w).__module__, type(w).__name__, w.n_workers)\n"
+        "    w.close()\n"
+        "finally:\n"
+        "    s.stop()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert "WIDGETS False" in lines  # the repr rendered before anything imported the widgets
+    assert "REPR True True True" in lines
+    assert "WIDGET clusterkit.widgets.status StatusWidget 1" in lines

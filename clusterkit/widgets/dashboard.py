@@ -9,9 +9,11 @@ URL scheme (path-absolute, so it works behind JupyterHub and Binder):
   extension, or no Jupyter server known (a script, VS Code): Dask's direct link.
   jupyter-server-proxy's generic ``<base_url>proxy/<port>/`` route is never used.
 
-:mod:`clusterkit.links` builds the URLs (base URL, hub prefix, route) and
-checks every path: only Dask's own dashboard pages, nothing that leaves the
-cluster's prefix.
+:mod:`clusterkit.links` builds the URLs (base URL, hub prefix, route, and a
+session's own :class:`~clusterkit.links.DashboardLinks`, which
+``Session.dashboard_links()`` returns) and checks every path: only Dask's own
+dashboard pages, nothing that leaves the cluster's prefix. This module only
+lists the plots and shows one.
 
 Plot names are discovered from the scheduler's ``individual-plots.json``, never
 hard-coded: ``/individual-task-stream`` is offered as ``task-stream``.
@@ -19,7 +21,6 @@ hard-coded: ``/individual-task-stream`` is offered as ``task-stream``.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import urllib.error
@@ -37,91 +38,9 @@ from clusterkit.widgets._live import STATIC
 if TYPE_CHECKING:
     from clusterkit.session import Session
 
-__all__ = [
-    "DashboardFrame",
-    "available_plots",
-    "dashboard",
-    "dashboard_url",
-    "plot_paths",
-    "proxied_url",
-]
+__all__ = ["DashboardFrame", "available_plots", "dashboard", "plot_paths"]
 
 logger = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=8)
-def _server_has_clusterkit_route(server_url: str) -> bool:
-    """Does this Jupyter server run clusterkit's extension? (Any answer but 404 means yes.)"""
-    request = urllib.request.Request(urllib.parse.urljoin(server_url, "clusterkit/api/clusters"), method="GET")
-    try:
-        with urllib.request.urlopen(request, timeout=2):
-            return True
-    except urllib.error.HTTPError as exc:
-        return exc.code != 404
-    except (OSError, ValueError):
-        return True  # cannot tell: trust the design, the extension ships with clusterkit
-
-
-def _scheduler_host(session: Session) -> str | None:
-    return urllib.parse.urlparse(session.address).hostname
-
-
-def _dashboard_port(session: Session) -> int | None:
-    port = session._dashboard_port()
-    if port is None and session.record is not None:
-        port = session.record.dashboard_port
-    return port
-
-
-def _gateway_root(session: Session) -> str | None:
-    """``http://gateway/clusters/<name>/``: a Dask Gateway serves its clusters' dashboards itself."""
-    link = str(session.client.dashboard_link or "") if session.kind == "gateway" else ""
-    return link.rsplit("/", 1)[0] + "/" if link.startswith(("http://", "https://")) else None
-
-
-def direct_root(session: Session) -> str | None:
-    """``http://host:port/`` of the scheduler's dashboard as this kernel reaches it."""
-    if session.kind == "gateway":
-        return _gateway_root(session)
-    port = _dashboard_port(session)
-    if port is None:
-        return None
-    link = str(session.client.dashboard_link or "")
-    parsed = urllib.parse.urlparse(link)
-    if parsed.scheme in ("http", "https") and parsed.netloc:
-        return f"{parsed.scheme}://{parsed.netloc}/"
-    host = _scheduler_host(session) or "127.0.0.1"
-    return f"http://{host}:{port}/"
-
-
-def proxied_url(session: Session, path: str) -> str | None:
-    """The dashboard ``path`` through clusterkit's route of the Jupyter server.
-
-    ``None`` when there is no Jupyter server, no record (a bare address), or the
-    server does not run clusterkit's extension. Raises :class:`ClusterkitError`
-    for a path that is not one of Dask's dashboard pages.
-    """
-    base = links.jupyter_base_url()
-    if base is None or session.record is None or session.kind == "gateway":  # the gateway's own proxy serves browsers
-        return None
-    server = links.parent_server()
-    if server is not None and not _server_has_clusterkit_route(str(server.get("url"))):
-        return None
-    return links.dashboard_url(base, session.record.id, path)
-
-
-def dashboard_url(session: Session, path: str = "status") -> str | None:
-    """What :attr:`Session.dashboard_url` returns: proxied when a Jupyter server is known."""
-    if session.kind == "gateway":
-        root = _gateway_root(session)
-        return None if root is None else root + path.lstrip("/")
-    if _dashboard_port(session) is None:
-        return None
-    proxied = proxied_url(session, path)
-    if proxied is not None:
-        return proxied
-    root = direct_root(session)
-    return None if root is None else root + links.check_dashboard_path(path)
 
 
 # -- plots ------------------------------------------------------------------------------------
@@ -133,7 +52,7 @@ def _plot_name(path: str) -> str:
 
 def plot_paths(session: Session) -> dict[str, str]:
     """Plot name -> dashboard path, read from the scheduler's ``individual-plots.json``."""
-    root = direct_root(session)
+    root = session.dashboard_links().direct_root()
     if root is None:
         raise ClusterkitError(
             f"Cluster {session.name!r} has no dashboard: its scheduler runs without one "
@@ -192,6 +111,7 @@ def dashboard(session: Session, plot: str | None = None) -> Any:
             f"Dask's dashboard has no plot named {plot!r}. Available plots: {', '.join(sorted(paths))}."
         )
     path = paths[wanted]
-    proxied = proxied_url(session, path)
-    url = proxied if proxied is not None else (direct_root(session) or "") + links.check_dashboard_path(path)
+    where = session.dashboard_links()
+    proxied = where.proxied_url(path)
+    url = proxied if proxied is not None else (where.direct_root() or "") + links.check_dashboard_path(path)
     return DashboardFrame(url=url, title=f"{session.name} · {wanted}", proxied=proxied is not None)

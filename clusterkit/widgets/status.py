@@ -105,12 +105,10 @@ class StatusWidget(LiveWidget):
     updates = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, session: Session, *, interval: float = POLL_INTERVAL) -> None:
-        from clusterkit.widgets.dashboard import dashboard_url
-
         super().__init__(
             name=session.name,
             address=session.address,
-            dashboard_url=dashboard_url(session) or "",
+            dashboard_url=session.dashboard_url or "",
             owned=session.cluster is not None,
             max_workers=int(config.get("local.max-workers") or 256),
         )

@@ -1,4 +1,4 @@
-"""Widget logic without a cluster: bounded buffers, progress counting, URL scheme, plot names."""
+"""Widget logic without a cluster: bounded buffers, progress counting, URL scheme (clusterkit.links), plot names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import importlib
 import io
 import threading
 import tracemalloc
-import types
 
 import pytest
 
@@ -15,7 +14,7 @@ from clusterkit.errors import ClusterkitError
 from clusterkit.widgets.taskstream import KINDS, MAX_LANES, MAX_PREFIXES, TaskStreamBuffer
 
 # The submodules share names with functions of clusterkit.widgets: reach them by module name.
-dashboard_urls = importlib.import_module("clusterkit.widgets.dashboard")
+dashboard_plots = importlib.import_module("clusterkit.widgets.dashboard")
 progress_impl = importlib.import_module("clusterkit.widgets.progress")
 
 
@@ -167,12 +166,10 @@ def test_one_progress_implementation():
 
 
 # -- URLs and plot names ---------------------------------------------------------------------
-def _fake_session(record_id: str | None = "abc123", address: str = "tcp://127.0.0.1:8786", port: int | None = 9999):
-    record = types.SimpleNamespace(id=record_id, dashboard_port=port) if record_id else None
-    client = types.SimpleNamespace(dashboard_link=f"http://127.0.0.1:{port}/status" if port else None)
-    return types.SimpleNamespace(
-        name="demo", kind="local", record=record, address=address, client=client, _dashboard_port=lambda: port
-    )
+def _links(cluster_id: str | None = "abc123", port: int | None = 9999) -> links.DashboardLinks:
+    """What ``Session.dashboard_links()`` gives for a local cluster (URL rules need no session)."""
+    dask_link = f"http://127.0.0.1:{port}/status" if port else ""
+    return links.DashboardLinks("local", "tcp://127.0.0.1:8786", port, dask_link, cluster_id=cluster_id)
 
 
 @pytest.fixture
@@ -183,37 +180,49 @@ def no_server(monkeypatch):
 
 
 def test_dashboard_url_is_direct_without_a_jupyter_server(no_server):
-    assert dashboard_urls.dashboard_url(_fake_session()) == "http://127.0.0.1:9999/status"
-    assert dashboard_urls.dashboard_url(_fake_session(port=None)) is None
+    assert _links().url() == "http://127.0.0.1:9999/status"
+    assert _links(port=None).url() is None
+    # No link from Dask: the scheduler's host and the dashboard's port.
+    assert links.DashboardLinks("local", "tls://10.0.0.5:8786", 8787).url() == "http://10.0.0.5:8787/status"
 
 
 def test_dashboard_url_on_jupyterhub_uses_the_service_prefix_and_cluster_route(no_server, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada")
-    url = dashboard_urls.proxied_url(_fake_session(), "/individual-task-stream")
+    url = _links().proxied_url("/individual-task-stream")
     assert url == "/user/ada/clusterkit/dashboard/abc123/individual-task-stream"
 
 
 def test_dashboard_url_from_the_parent_server(no_server, monkeypatch):
     server = {"pid": 1, "base_url": "/lab-base/", "url": "http://127.0.0.1:1/lab-base/"}
     monkeypatch.setattr(links, "parent_server", lambda: server)
-    monkeypatch.setattr(dashboard_urls, "_server_has_clusterkit_route", lambda url: True)
-    assert dashboard_urls.dashboard_url(_fake_session()) == "/lab-base/clusterkit/dashboard/abc123/status"
+    monkeypatch.setattr(links, "_server_has_clusterkit_route", lambda url: True)
+    assert _links().url() == "/lab-base/clusterkit/dashboard/abc123/status"
     # Without clusterkit's server extension: Dask's direct link, never jupyter-server-proxy's /proxy/<port>.
-    monkeypatch.setattr(dashboard_urls, "_server_has_clusterkit_route", lambda url: False)
-    assert dashboard_urls.dashboard_url(_fake_session()) == "http://127.0.0.1:9999/status"
+    monkeypatch.setattr(links, "_server_has_clusterkit_route", lambda url: False)
+    assert _links().url() == "http://127.0.0.1:9999/status"
 
 
 def test_bare_address_sessions_never_use_the_generic_proxy_route(no_server, monkeypatch):
     monkeypatch.setenv("CLUSTERKIT_JUPYTER_BASE_URL", "/")
-    assert dashboard_urls.proxied_url(_fake_session(record_id=None), "status") is None
-    assert dashboard_urls.dashboard_url(_fake_session(record_id=None)) == "http://127.0.0.1:9999/status"
+    assert _links(cluster_id=None).proxied_url("status") is None
+    assert _links(cluster_id=None).url() == "http://127.0.0.1:9999/status"
     with pytest.raises(ClusterkitError, match="Refusing dashboard path"):
-        dashboard_urls.proxied_url(_fake_session(), "../../../files/x.html")
+        _links().proxied_url("../../../files/x.html")
+
+
+def test_gateway_dashboards_are_the_gateways_own(no_server, monkeypatch):
+    monkeypatch.setenv("CLUSTERKIT_JUPYTER_BASE_URL", "/")
+    gateway = links.DashboardLinks(
+        "gateway", "gateway://gw:8786/abc", None, "https://gw.example/clusters/abc/status", cluster_id="r1"
+    )
+    assert gateway.proxied_url("status") is None
+    assert gateway.url() == "https://gw.example/clusters/abc/status"
+    assert gateway.direct_root() == "https://gw.example/clusters/abc/"
 
 
 def test_plot_names_come_from_paths():
-    assert dashboard_urls._plot_name("/individual-task-stream") == "task-stream"
-    assert dashboard_urls._plot_name("/statics/individual-cluster-map.html") == "cluster-map"
+    assert dashboard_plots._plot_name("/individual-task-stream") == "task-stream"
+    assert dashboard_plots._plot_name("/statics/individual-cluster-map.html") == "cluster-map"
 
 
 def test_package_functions_are_not_shadowed_by_submodules():
@@ -231,5 +240,6 @@ def test_es_modules_css_and_templates_ship_in_the_wheel():
     root = pathlib.Path(__file__).resolve().parents[2]
     shipped = {f.distribution_path for f in wheel.WheelBuilder(str(root)).recurse_included_files()}
     for name in ("static/status.js", "static/taskstream.js", "static/progress.js", "static/frame.js",
-                 "static/status.css", "templates/session.html.j2"):
+                 "static/status.css"):
         assert f"clusterkit/widgets/{name}" in shipped
+    assert "clusterkit/templates/session.html.j2" in shipped  # the session's HTML repr (clusterkit.display)
