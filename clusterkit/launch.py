@@ -21,6 +21,7 @@ from __future__ import annotations
 from clusterkit import daemon
 from clusterkit import session as sessions
 from clusterkit.options import WorkerOptions
+from clusterkit.session import Session
 
 __all__ = ["start"]
 
@@ -38,7 +39,7 @@ def start(
     tls_ca_file: str | None = None,
     tls_cert: str | None = None,
     tls_key: str | None = None,
-) -> sessions.Session:
+) -> Session:
     """Start a cluster, connect to it and make it current.
 
     By default a local cluster of worker processes sized for this machine, with

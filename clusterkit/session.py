@@ -168,11 +168,13 @@ class Session:
         port = self._dashboard_port()
         if port is None and self.record is not None:
             port = self.record.dashboard_port
+        # Dask's link may ask the scheduler: only when there is a dashboard to link to.
+        dask_link = self.client.dashboard_link if port is not None or self.kind == "gateway" else None
         return links.DashboardLinks(
             kind=self.kind,
             scheduler_address=self.address,
             port=port,
-            dask_link=str(self.client.dashboard_link or ""),
+            dask_link=str(dask_link or ""),
             cluster_id=self.record.id if self.record is not None else None,
         )
 

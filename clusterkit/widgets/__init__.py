@@ -1,7 +1,8 @@
 """Live views of a cluster in the notebook, built on anywidget.
 
 * :func:`status_widget` - workers, threads, memory, tasks, and a scale control
-  (``%cluster status``, ``Session.widget()``);
+  (``%cluster status``; ``Session.widget()`` through :mod:`clusterkit.display`, where the
+  package plugs it in, since sessions sit below the widgets);
 * :func:`task_stream` - the live task stream, drawn in the notebook from data the
   kernel reads off the scheduler (``%cluster dashboard``);
 * :func:`dashboard` - the task stream, or any of Dask's own plots in an iframe served

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import urllib.error
-import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +42,6 @@ __all__ = ["DashboardFrame", "available_plots", "dashboard", "plot_paths"]
 logger = logging.getLogger(__name__)
 
 
-# -- plots ------------------------------------------------------------------------------------
 def _plot_name(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     name = name.removesuffix(".html")
