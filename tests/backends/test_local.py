@@ -104,6 +104,11 @@ def test_owner_reaches_its_local_scheduler_in_memory_and_everyone_else_over_tls(
     # The scheduler keeps its TLS listener first (what workers and Dask report), inproc second.
     assert client.scheduler_info()["address"] == cluster.address
     assert local.in_process_address(cluster.cluster) == client.scheduler.address  # idempotent
+    # clusterkit's lighter Dask defaults reach the worker processes (their idle cost, benchmarks/README.md).
+    def idle_settings():
+        return dask.config.get("distributed.admin.tick.interval"), dask.config.get("distributed.worker.profile.interval")
+
+    assert set(client.run(idle_settings).values()) == {("200ms", "20ms")}
     # Work runs, and another process still connects over TLS with the recorded address.
     assert ck.get(ck.remote(lambda x: x * 2).remote(21)) == 42
     code = (
