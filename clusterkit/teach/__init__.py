@@ -7,10 +7,15 @@ Learners use it as::
     teach.show(session)                # live status and task stream
     print(teach.describe())            # CPUs and memory this kernel really has
     teach.check("01.distinct-rolls", futures)   # one line: PASSED, or NOT YET with a hint
+
+The graders live in :mod:`.exercises`, which registers them with :mod:`.grading`
+(``@grader``); this package imports it, and Python runs this package before any of
+its modules, so every grader is registered before anyone can ask for one.
 """
 
 from __future__ import annotations
 
+from clusterkit.teach import exercises as _exercises  # noqa: F401  (defines and registers every grader)
 from clusterkit.teach.capture import Capture, max_overlap
 from clusterkit.teach.environment import cpus, curriculum_workers, describe, facts, memory_bytes, time_window
 from clusterkit.teach.grading import check, passed

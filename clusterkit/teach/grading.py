@@ -110,8 +110,6 @@ def _first_line(exc: BaseException) -> str:
 
 def run(exercise: str, *args: Any, **kwargs: Any) -> Result:
     """Run the grader of ``exercise`` and return its :class:`Result` (prints nothing)."""
-    from clusterkit.teach import exercises  # noqa: F401  (registers the graders)
-
     entry = GRADERS.get(exercise)
     if entry is None:
         known = ", ".join(sorted(GRADERS))
