@@ -104,6 +104,9 @@ def test_owner_reaches_its_local_scheduler_in_memory_and_everyone_else_over_tls(
     # The scheduler keeps its TLS listener first (what workers and Dask report), inproc second.
     assert client.scheduler_info()["address"] == cluster.address
     assert local.in_process_address(cluster.cluster) == client.scheduler.address  # idempotent
+    # Nothing new on the network: the scheduler listens on its TLS address and, in memory only, inproc.
+    listeners = [listener.contact_address for listener in cluster.cluster.scheduler.listeners]
+    assert listeners == [cluster.address, client.scheduler.address]
     # clusterkit's lighter Dask defaults reach the worker processes (their idle cost, benchmarks/README.md).
     def idle_settings():
         return dask.config.get("distributed.admin.tick.interval"), dask.config.get("distributed.worker.profile.interval")
