@@ -34,7 +34,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("map", "benchmarks.bench_map", [], ["--sizes", "2000,5000", "--repeat", "1"]),
     ("roundtrip", "benchmarks.bench_roundtrip", [], ["--calls", "20"]),
     ("profile", "benchmarks.profile_roundtrip", [], ["--calls", "20", "--rounds", "1"]),
-    ("start", "benchmarks.bench_start", [], ["--rounds", "1", "--pss-rounds", "1", "--settle", "0.5"]),
+    ("start", "benchmarks.bench_start", [], ["--rounds", "1", "--pss-rounds", "1", "--cold-rounds", "1", "--settle", "0.5"]),
     ("scaling", "benchmarks.bench_scaling", [], ["--repeat", "1"]),
     ("taskstream", "benchmarks.bench_taskstream", [], ["--items", "5000", "--tasks", "200", "--rounds", "1"]),
     ("imap", "benchmarks.bench_imap", [], ["--items", "200000"]),

@@ -2,7 +2,9 @@
 """Tiny-item map: clusterkit against client.map, hand-chunked Dask, multiprocessing and peers.
 
 Run: ``.venv/bin/python -m benchmarks.bench_map [--sizes 10000,100000,1000000] [--repeat 3]``
-Prints one JSON line per measurement, then a ratio table per size (items per second).
+Prints one JSON line per measurement, then a ratio table per size (items per second):
+medians of ``--repeat`` rounds at 1M items times 2, at 100k times 3, at 10k times 10
+(see :func:`rounds_for`).
 The Dask contenders share one 2-worker x 1-thread cluster; Ray (2 CPUs, the items
 split by hand into one task per worker) and ipyparallel (2 engines, DirectView.map)
 run after it, one at a time, in the same run (``pip install -e .[bench]``).
@@ -27,6 +29,15 @@ def _chunk_list(xs):
 
 def _chunk_blob(blob):
     return pickle.dumps([noop(x) for x in pickle.loads(blob)], protocol=5)
+
+
+def rounds_for(n: int, repeat: int) -> int:
+    """Timed rounds at ``n`` items: more for the short runs, whose medians a few outliers move.
+
+    A 10k-item map takes a few milliseconds, near one scheduler round trip, so the
+    median of 5 moved by 1.6x between two quiet runs; 50 rounds cost about 3 s.
+    """
+    return repeat * (10 if n <= 10_000 else 3 if n <= 100_000 else 2)
 
 
 def main() -> None:
@@ -64,7 +75,7 @@ def main() -> None:
             # Round-robin: every contender runs once per round, so a first run's costs (the workers'
             # heaps growing to this size) and any drift fall on all of them alike.
             times: dict[str, list[float]] = {name: [] for name in contenders}
-            for _ in range(args.repeat):
+            for _ in range(rounds_for(n, args.repeat)):
                 for name, fn in contenders.items():
                     times[name] += best_of(fn, 1)
             rows = []
@@ -106,7 +117,7 @@ def _peers_map(sizes: list[int], repeat: int, tables: dict[int, list[tuple[str, 
                 data = list(range(n))
                 seconds = median(best_of(lambda: [
                     x for part in ray.get([chunk.remote(data[: n // 2]), chunk.remote(data[n // 2 :])])
-                    for x in part], repeat))
+                    for x in part], rounds_for(n, repeat)))
                 emit(bench="map", items=n, contender="ray 2 hand chunks", seconds=seconds, items_per_s=n / seconds)
                 tables[n].append(("ray 2 hand chunks", n / seconds))
         finally:
@@ -120,7 +131,7 @@ def _peers_map(sizes: list[int], repeat: int, tables: dict[int, list[tuple[str, 
             view.map_sync(noop, range(10))
             for n in sizes:
                 data = list(range(n))
-                seconds = median(best_of(lambda: view.map_sync(noop, data), repeat))
+                seconds = median(best_of(lambda: view.map_sync(noop, data), rounds_for(n, repeat)))
                 emit(bench="map", items=n, contender="ipyparallel DirectView", seconds=seconds,
                      items_per_s=n / seconds)
                 tables[n].append(("ipyparallel DirectView", n / seconds))

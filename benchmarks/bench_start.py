@@ -1,10 +1,19 @@
 """Start-to-ready time of a clusterkit session against a plain LocalCluster, and the cluster's PSS.
 
-    python -m benchmarks.bench_start [--rounds 5] [--pss-rounds 3] [--workers 2] [--peers ray,ipyparallel]
+    python -m benchmarks.bench_start [--rounds 5] [--pss-rounds 3] [--cold-rounds 6] [--workers 2]
+                                     [--peers ray,ipyparallel]
 
 Time: both are measured in the same process, alternating, after one warm-up each
 (a kernel imports Dask once). "Ready" means every worker is connected and a client
 can run a task. Prints JSON lines, then a ratio table (clusterkit / plain).
+
+Cold start (the issue's "import to 2 workers ready"): every fresh interpreter below
+also times itself from just before it imports the framework (``distributed``,
+``ray``, ``ipyparallel``; clusterkit's own import counts in its time) to every worker
+ready and a first task's result. The ``--cold-rounds`` extra interpreters of
+clusterkit and ``LocalCluster`` (no settle, PSS not read) add samples to the two
+that the goal compares. Interpreter start-up itself is the same for all and is not
+counted.
 
 Memory (the issue's goal: PSS at most 1.05x Dask with its dashboard): each round
 starts a fresh interpreter per contender, alternating, that imports ``distributed``,
@@ -79,8 +88,12 @@ def _plain(n: int) -> tuple[float, int]:
     return elapsed, rss
 
 
-def _start_for_pss(kind: str, n: int) -> tuple[list[int], Any, bool | None]:
-    """Start one contender with ``n`` workers and run a task on each; its worker PIDs, a stop, a dashboard?"""
+def _start_for_pss(kind: str, n: int) -> tuple[list[int], Any, bool | None, float]:
+    """Start one contender with ``n`` workers and run a task; its worker PIDs, a stop, a dashboard?, ready time.
+
+    The ready time (``time.perf_counter()``) is taken once every worker is up and a first
+    task has returned, before the worker PIDs are collected.
+    """
     if kind in ("clusterkit", "plain"):
         import distributed
 
@@ -98,9 +111,10 @@ def _start_for_pss(kind: str, n: int) -> tuple[list[int], Any, bool | None]:
                 client.close()
                 cluster.close()
 
-        client.submit(abs, -1).result()
+        client.submit(abs, -1).result()  # ck.start and LocalCluster return once every worker is up
+        ready = time.perf_counter()
         dashboard = "dashboard" in client.scheduler_info().get("services", {})
-        return sorted(client.run(os.getpid).values()), stop, dashboard
+        return sorted(client.run(os.getpid).values()), stop, dashboard, ready
     if kind == "ray":
         from benchmarks._peers import start_ray
 
@@ -111,36 +125,46 @@ def _start_for_pss(kind: str, n: int) -> tuple[list[int], Any, bool | None]:
             time.sleep(seconds)
             return os.getpid()
 
+        ray.get([pid_after.remote(0) for _ in range(n)])
+        ready = time.perf_counter()
         pids = sorted(set(ray.get([pid_after.remote(0.5) for _ in range(n)])))  # n workers at once
-        return pids, ray.shutdown, False
+        return pids, ray.shutdown, False, ready
     import ipyparallel as ipp
 
     cluster = ipp.Cluster(n=n, log_level=40, controller_ip="127.0.0.1")
     rc = cluster.start_and_connect_sync()
     rc.wait_for_engines(n, timeout=120)
+    rc[:].apply_sync(os.getpid)
+    ready = time.perf_counter()
 
     def stop_ipp() -> None:
         rc.close()
         cluster.stop_cluster_sync()
 
-    return sorted(rc[:].apply_sync(os.getpid)), stop_ipp, None
+    return sorted(rc[:].apply_sync(os.getpid)), stop_ipp, None, ready
 
 
-def _pss_child(kind: str, n: int, settle: float) -> None:
-    """In a fresh interpreter: start one cluster, print one JSON line of its PSS, stop it.
+def _pss_child(kind: str, n: int, settle: float, *, read_pss: bool = True) -> None:
+    """In a fresh interpreter: start one cluster, print one JSON line of its cold start and PSS, stop it.
 
-    The baseline is read after importing the framework's core package (``distributed``,
-    ``ray``, ``ipyparallel``): clusterkit's own import counts in its growth.
+    The cold start runs from just before the framework's core package (``distributed``,
+    ``ray``, ``ipyparallel``) is imported to ready (see :func:`_start_for_pss`). The PSS
+    baseline is read after that import: clusterkit's own import counts in its growth.
     """
     import gc
     import importlib
 
+    started = time.perf_counter()
     importlib.import_module({"clusterkit": "distributed", "plain": "distributed"}.get(kind, kind))
     gc.collect()
     me = os.getpid()
-    before = pss_bytes(me) or 0
-    workers, stop, dashboard = _start_for_pss(kind, n)
+    before = (pss_bytes(me) or 0) if read_pss else 0
+    workers, stop, dashboard, ready = _start_for_pss(kind, n)
+    cold = {"bench": "start-cold", "who": kind, "workers": len(workers), "seconds": round(ready - started, 3)}
     try:
+        if not read_pss:
+            print(json.dumps(cold), flush=True)
+            return
         time.sleep(settle)
         others = [p.pid for p in psutil.Process(me).children(recursive=True) if p.pid not in workers]
         mib = 2**20
@@ -152,26 +176,33 @@ def _pss_child(kind: str, n: int, settle: float) -> None:
                           "other_children": len(others), "other_children_pss_mib": round(other_pss / mib, 1),
                           "client_process_growth_mib": round(growth / mib, 1),
                           "client_process_pss_before_mib": round(before / mib, 1),
-                          "total_pss_mib": round((worker_pss + other_pss + growth) / mib, 1)}), flush=True)
+                          "total_pss_mib": round((worker_pss + other_pss + growth) / mib, 1),
+                          "cold_start_s": cold["seconds"]}), flush=True)
     finally:
         stop()
 
 
-def _pss_rounds(n: int, rounds: int, settle: float, kinds: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Fresh interpreters measuring each contender's PSS, in turn (reversed every other round)."""
+def _pss_rounds(
+    n: int, rounds: int, settle: float, kinds: list[str], *, cold_only: bool = False,
+) -> dict[str, list[dict[str, Any]]]:
+    """Fresh interpreters measuring each contender's cold start and PSS, in turn (reversed every other round).
+
+    ``cold_only``: the cold start alone (no settle, no PSS reading).
+    """
+    bench = "start-cold" if cold_only else "start-pss"
     results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     for round_ in range(rounds):
         order = kinds if round_ % 2 == 0 else kinds[::-1]
         for kind in order:
             done = subprocess.run(
                 [sys.executable, "-m", "benchmarks.bench_start", "--pss-child", kind, "--workers", str(n),
-                 "--settle", str(settle)],
+                 "--settle", str(settle), *(["--cold-only"] if cold_only else [])],
                 capture_output=True, text=True, timeout=300, check=False,
             )
-            lines = [line for line in done.stdout.splitlines() if line.startswith('{"bench": "start-pss"')]
+            lines = [line for line in done.stdout.splitlines() if line.startswith(f'{{"bench": "{bench}"')]
             if done.returncode or not lines:
                 error = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                print(json.dumps({"bench": "start-pss", "who": kind, "contender": f"{kind} PSS", "round": round_,
+                print(json.dumps({"bench": bench, "who": kind, "contender": f"{kind} {bench}", "round": round_,
                                   "error": f"exit {done.returncode}: {error}"[:300]}), flush=True)
                 continue
             record = {**json.loads(lines[-1]), "round": round_}
@@ -187,11 +218,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--settle", type=float, default=2.0, help="seconds after ready before PSS is read")
     parser.add_argument("--peers", default="ray,ipyparallel", help="PSS of these too (comma-separated)")
+    parser.add_argument("--cold-rounds", type=int, default=6,
+                        help="extra fresh interpreters each of clusterkit and LocalCluster, timed only")
     parser.add_argument("--pss-child", choices=PSS_KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--cold-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("CLUSTERKIT_REGISTRY_DIR", tempfile.mkdtemp(prefix="ck-bench-"))
     if args.pss_child:
-        _pss_child(args.pss_child, args.workers, args.settle)
+        _pss_child(args.pss_child, args.workers, args.settle, read_pss=not args.cold_only)
         return
     print(load_line("before"), flush=True)
     _clusterkit(args.workers)
@@ -236,7 +270,31 @@ def main() -> None:
             peer_total = statistics.median(r["total_pss_mib"] for r in rows)
             goal = "  (goal: at most 1.05x)" if kind == "plain" else ""
             print(f"  ratio clusterkit/{kind:<12} {ck_total / peer_total:.3f}x{goal}")
+    cold = _pss_rounds(args.workers, args.cold_rounds, 0.0, ["clusterkit", "plain"], cold_only=True)
+    _cold_table(args.workers, pss, cold)
     print(load_line("after"), flush=True)
+
+
+def _cold_table(n: int, pss: dict[str, list[dict[str, Any]]], cold: dict[str, list[dict[str, Any]]]) -> None:
+    """Cold start, import to ``n`` workers ready and a first result: medians and ratios."""
+    times = {kind: [r["cold_start_s"] for r in rows if "cold_start_s" in r] for kind, rows in pss.items()}
+    for kind, rows in cold.items():
+        times.setdefault(kind, []).extend(r["seconds"] for r in rows)
+    labels = {"clusterkit": "clusterkit ck.start (TLS)", "plain": "LocalCluster + dashboard",
+              "ray": "Ray (2 CPUs, no dashboard)", "ipyparallel": "ipyparallel (2 engines)"}
+    print(f"\ncold start: fresh process, framework import to {n} workers ready and a first result, s "
+          "(median of every fresh process above)")
+    for kind, label in labels.items():
+        if times.get(kind):
+            values = times[kind]
+            print(f"  {label:<28} {statistics.median(values):6.2f}  (n={len(values)}, "
+                  f"{min(values):.2f}-{max(values):.2f})")
+    if times.get("clusterkit"):
+        ck_s = statistics.median(times["clusterkit"])
+        for kind, values in times.items():
+            if kind != "clusterkit" and values:
+                goal = "  (goal: at most 1.0x)" if kind == "plain" else ""
+                print(f"  ratio clusterkit/{kind:<12} {ck_s / statistics.median(values):.3f}x{goal}")
 
 
 if __name__ == "__main__":
