@@ -87,7 +87,7 @@ def worker_saturation() -> float | None:
 
 
 def inline_limit(kind: str) -> int | None:
-    """Bytes: the largest ``kind`` result (``task``, ``map`` or ``cache``) sent with its completion.
+    """Bytes: the largest ``kind`` result (``task``, ``collection``, ``map`` or ``cache``) sent with its completion.
 
     ``None`` when ``clusterkit.parallel.inline-results.<kind>`` is null (off).
     """
@@ -98,12 +98,17 @@ def inline_limit(kind: str) -> int | None:
 _inline_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
-def reply_to(c: Client, kind: str) -> tuple[str, int] | None:
-    """What a task needs to send its ``kind`` result with its completion to ``c`` (``None``: don't)."""
+def reply_to(c: Client, kind: str) -> tuple[str, int, int] | None:
+    """What a task needs to send its ``kind`` result with its completion to ``c`` (``None``: don't).
+
+    ``(client id, size limit, size limit for a list, tuple, set or dict value)``: see :func:`._results.offer`.
+    """
     if c not in _inline_clients:
         return None
     limit = inline_limit(kind)
-    return None if not limit else (c.id, limit)
+    if not limit:
+        return None
+    return (c.id, limit, max(limit, inline_limit("collection") or 0))
 
 
 #: (setup, teardown) pairs run on every worker by the plugin; see :func:`on_worker`.

@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import pickle
 import queue
 import time
 import traceback
@@ -54,7 +55,7 @@ from distributed import wait as dask_wait
 
 from clusterkit.parallel import _common, _results, _runtime
 
-__all__ = ["RemoteFunction", "as_completed", "cancel", "get", "remote", "run_task", "wait"]
+__all__ = ["RemoteFunction", "as_completed", "cancel", "get", "remote", "run_packed_task", "run_task", "wait"]
 
 
 
@@ -71,7 +72,7 @@ def _should_retry(exc: BaseException, retry_exceptions: bool | tuple[type, ...])
 
 def run_task(
     function: bytes, max_retries: int, retry_exceptions: bool | tuple[type, ...],
-    args: tuple[Any, ...], kwargs: dict[str, Any], reply: tuple[str, int] | None = None,
+    args: tuple[Any, ...], kwargs: dict[str, Any], reply: tuple[Any, ...] | None = None,
 ) -> Any:
     """Call the user's function on a worker with Ray's application-error retries.
 
@@ -93,6 +94,15 @@ def run_task(
             with contextlib.suppress(Exception):
                 exc.__clusterkit_traceback__ = text  # type: ignore[attr-defined]
             raise
+
+
+def run_packed_task(
+    function: bytes, max_retries: int, retry_exceptions: bool | tuple[type, ...], payload: bytes,
+    reply: tuple[Any, ...] | None = None,
+) -> Any:
+    """:func:`run_task` for arguments that travel pickled in one blob (see ``_common.pack_arguments``)."""
+    args, kwargs = pickle.loads(payload)
+    return run_task(function, max_retries, retry_exceptions, args, kwargs, reply)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -139,23 +149,35 @@ class RemoteFunction:
             retry = tuple(retry)
         name = options.get("name") or _common.label(self._function)
         try:
-            # Dask pickles the task here, in the calling thread: a later change to an argument object
-            # never changes the task (Ray's semantics; tested).
+            packed = _common.pack_arguments(args, kwargs)
+        except Exception as cause:
+            raise _unsendable(name, cause) from cause
+        retries = options.get("max_retries", 3)
+        reply = _runtime.reply_to(client, "task")
+        call: tuple[Any, ...] = (
+            (run_packed_task, self._blob, retries, retry, packed, reply) if packed is not None
+            else (run_task, self._blob, retries, retry, args, kwargs, reply)
+        )
+        try:
+            # Dask pickles the task here, in the calling thread (and pack_arguments did above): a later
+            # change to an argument object never changes the task (Ray's semantics; tested).
             return _common.submit(
-                client, run_task, self._blob, options.get("max_retries", 3), retry, args, kwargs,
-                _runtime.reply_to(client, "task"),
-                key=f"{name}-{uuid.uuid4().hex}",
+                client, *call, key=f"{name}-{uuid.uuid4().hex}",
                 resources=resources_for(client, options.get("num_cpus"), options.get("resources")),
             )
         except TypeError as exc:
             try:
                 _common.dumps((args, kwargs))
             except Exception as cause:  # the arguments are what does not pickle: say so
-                raise TypeError(
-                    f"The arguments of {name}.remote(...) cannot be sent to the cluster: {cause}. Pass values "
-                    "that pickle (create locks, files and connections inside the task instead)."
-                ) from exc
+                raise _unsendable(name, cause) from exc
             raise
+
+
+def _unsendable(name: str, cause: BaseException) -> TypeError:
+    return TypeError(
+        f"The arguments of {name}.remote(...) cannot be sent to the cluster: {cause}. Pass values "
+        "that pickle (create locks, files and connections inside the task instead)."
+    )
 
 
 def remote(*args: Any, **options: Any) -> Any:

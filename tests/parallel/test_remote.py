@@ -179,3 +179,27 @@ def test_arguments_that_cannot_be_sent_fail_at_the_call(shared_cluster):
 
     with pytest.raises(TypeError, match=r"identity\.remote\(\.\.\.\) cannot be sent to the cluster"):
         ck.remote(helpers.identity).remote(threading.Lock())
+
+
+def test_large_arguments_travel_packed_and_nested_futures_still_resolve(shared_cluster):
+    """Arguments Dask would walk item by item travel as one pickle; futures inside still resolve."""
+    from clusterkit.parallel import _common
+
+    identity = ck.remote(helpers.identity)
+    items = list(range(10_000))
+    ref = identity.remote(items)
+    items.append("later")  # pickled at the call: the task never sees this
+    assert ck.get(ref, timeout=30) == list(range(10_000))
+    nested = {"rows": [[i, str(i)] for i in range(2_000)], "meta": ("a", {"b": 1})}
+    assert ck.get(identity.remote(nested), timeout=30) == nested
+    inner = square.remote(3)
+    with_future = [inner, *range(1_000)]
+    assert ck.get(identity.remote(with_future), timeout=30) == [9, *range(1_000)]
+
+    assert _common.pack_arguments((1, "two"), {"three": [3]}) is None  # small: Dask's own path
+    assert _common.pack_arguments((items,), {}) is not None
+    assert _common.pack_arguments((with_future,), {}) is None  # Dask resolves the future
+    assert _common.pack_arguments(([{"deep": [inner]}, *range(100)],), {}) is None
+    cyclic: list = list(range(100))
+    cyclic.append(cyclic)
+    assert _common.pack_arguments((cyclic,), {}) is not None

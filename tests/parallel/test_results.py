@@ -52,6 +52,38 @@ def test_a_large_value_is_gathered_as_before(shared_cluster):
     assert results.raw(mixed[0]) is None and results.raw(mixed[1]) is not None
 
 
+def test_a_large_list_tuple_set_or_dict_value_arrives_with_the_completion(shared_cluster):
+    """Collections get the larger ``collection`` limit: Dask's gather would send them item by item."""
+    task_limit = results_limit("task")
+    values = [
+        list(range(50_000)),  # sizeof ~1.8 MB, 20x the task limit; pickled ~250 KB
+        tuple(float(i) for i in range(20_000)),
+        set(range(100_000, 140_000)),
+        {f"k{i}": [i] for i in range(20_000)},
+    ]
+    for value in values:
+        ref = _value.remote(value)
+        assert ck.get(ref) == value
+        blob = results.raw(ref)
+        assert blob is not None and len(blob) > task_limit
+    big = "x" * (2 * task_limit)  # not a collection: the task limit holds
+    ref = _value.remote([big])
+    assert ck.get(ref) == [big] and results.raw(ref) is not None
+    ref = _value.remote(big)
+    assert ck.get(ref) == big and results.raw(ref) is None
+
+
+def test_a_collection_above_its_limit_is_gathered(shared_cluster):
+    with dask.config.set({"clusterkit.parallel.inline-results.collection": "1KiB"}):
+        ref = _value.remote(list(range(10_000)))  # pickled ~50 KB: below the task limit, the floor
+        assert ck.get(ref) == list(range(10_000))
+        assert results.raw(ref) is not None
+        huge = list(range(100_000))  # pickled ~500 KB: above both limits
+        ref = _value.remote(huge)
+        assert ck.get(ref) == huge
+        assert results.raw(ref) is None
+
+
 def results_limit(kind: str) -> int:
     limit = runtime.inline_limit(kind)
     assert limit
