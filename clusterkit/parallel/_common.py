@@ -32,6 +32,7 @@ __all__ = [
     "TASK_OPTIONS",
     "check_options",
     "dumps",
+    "is_large_buffer",
     "label",
     "load_function",
     "pack_arguments",
@@ -85,7 +86,8 @@ def pack_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | Non
     such containers and no future among them are pickled here, once, and travel as
     one ``bytes`` value (unpickled by the task). Arguments holding a future are left
     to Dask, which resolves nested futures to their values (this scan looks where
-    Dask looks); so are small ones, and arrays (Dask sends them zero-copy).
+    Dask looks); so are small ones, and ones holding a large buffer (an array, a
+    long string: Dask sends those zero-copy, a pickle here would copy them).
     Raises what pickling raises.
     """
     from dask._task_spec import GraphNode, TaskRef
@@ -97,8 +99,10 @@ def pack_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | Non
         obj = stack.pop()
         kind = type(obj)
         if kind in _ATOMS:
+            if kind in _BUFFERS and len(obj) >= LARGE_BUFFER:
+                return None
             continue
-        if isinstance(obj, TaskRef | GraphNode) or getattr(obj, "__dask_future__", False):
+        if isinstance(obj, TaskRef | GraphNode) or getattr(obj, "__dask_future__", False) or is_large_buffer(obj):
             return None
         if isinstance(obj, dict | list | set | tuple) and id(obj) not in seen:
             seen.add(id(obj))
@@ -110,6 +114,21 @@ def pack_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | Non
 
 
 _ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex})
+_BUFFERS = frozenset({str, bytes})
+
+#: A value of at least this many bytes (``nbytes``, or the length of a str or bytes) is a large buffer.
+LARGE_BUFFER = 64 << 10
+
+
+def is_large_buffer(obj: Any) -> bool:
+    """Whether ``obj`` is a str or bytes, or has an ``nbytes`` (arrays, pandas), of :data:`LARGE_BUFFER` or more."""
+    if type(obj) in _BUFFERS:
+        return len(obj) >= LARGE_BUFFER
+    try:
+        size = getattr(obj, "nbytes", 0)
+    except Exception:  # a property that raises
+        return False
+    return isinstance(size, int) and size >= LARGE_BUFFER
 
 
 # -- options ---------------------------------------------------------------------------------

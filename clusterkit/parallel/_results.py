@@ -34,6 +34,7 @@ peer and the same trust Dask's own gather relies on.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from collections import OrderedDict
@@ -61,11 +62,13 @@ def offer(result: Any, reply: tuple[Any, ...] | None, *, pickled: bytes | None =
     by the client, or ``None`` (the scheduler has no handler: sending would break the
     worker's stream). ``pickled`` is the value already pickled (``ck.map`` batches are).
 
-    A list, tuple, set or dict value gets the larger collection limit: Dask's gather
-    serializes such a value item by item (a 10k-item list took ~200 ms), where one
-    pickle here takes well under a millisecond. ``sizeof`` overstates a collection's
-    pickled size several times over (a small int: 36 bytes against ~5), so for those
-    only a value far above the limit is refused before pickling.
+    A list, tuple, set or dict value of small objects gets the larger collection
+    limit: Dask's gather serializes such a value item by item (a 10k-item list took
+    ~200 ms), where one pickle here takes well under a millisecond. ``sizeof``
+    overstates such a value's pickled size several times over (a small int: 36 bytes
+    against ~5), so only a value far above the limit is refused before pickling.
+    A collection of large buffers (arrays) keeps the task limit: Dask sends those
+    zero-copy.
     Called on the worker thread running the task; never raises.
     """
     if reply is None:
@@ -77,15 +80,15 @@ def offer(result: Any, reply: tuple[Any, ...] | None, *, pickled: bytes | None =
         if pickled is None:
             from dask.sizeof import sizeof
 
+            from clusterkit.parallel import _common
+
             estimate_limit = limit
-            if type(result) in _COLLECTIONS and len(reply) > 2:
+            if type(result) in _COLLECTIONS and len(reply) > 2 and _small_items(result):
                 limit = max(limit, reply[2])
                 estimate_limit = 8 * limit
             if sizeof(result) > estimate_limit:
                 return
-            from clusterkit.parallel._common import dumps
-
-            pickled = dumps(result)
+            pickled = _common.dumps(result)
         if len(pickled) > limit:
             return
         get_worker()  # only on a worker
@@ -99,6 +102,14 @@ def offer(result: Any, reply: tuple[Any, ...] | None, *, pickled: bytes | None =
 
 #: Values Dask's gather would serialize item by item (``distributed.protocol.serialize``).
 _COLLECTIONS = frozenset({list, tuple, set, dict})
+
+def _small_items(value: Any) -> bool:
+    """Whether a collection's first items are small objects, not large buffers (``sizeof`` overstates only those)."""
+    from clusterkit.parallel._common import is_large_buffer
+
+    items = value.values() if isinstance(value, dict) else value
+    return not any(is_large_buffer(item) for item in itertools.islice(items, 8))
+
 
 #: Messages offered by tasks still running on this worker process, by key.
 _pending: dict[Any, dict[str, Any]] = {}

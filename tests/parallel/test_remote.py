@@ -200,6 +200,8 @@ def test_large_arguments_travel_packed_and_nested_futures_still_resolve(shared_c
     assert _common.pack_arguments((items,), {}) is not None
     assert _common.pack_arguments((with_future,), {}) is None  # Dask resolves the future
     assert _common.pack_arguments(([{"deep": [inner]}, *range(100)],), {}) is None
+    assert _common.pack_arguments(([bytes(1 << 20), *range(100)],), {}) is None  # Dask sends it zero-copy
+    assert _common.pack_arguments(([memoryview(bytes(1 << 20)), *range(100)],), {}) is None
     cyclic: list = list(range(100))
     cyclic.append(cyclic)
     assert _common.pack_arguments((cyclic,), {}) is not None

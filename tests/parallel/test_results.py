@@ -67,10 +67,12 @@ def test_a_large_list_tuple_set_or_dict_value_arrives_with_the_completion(shared
         blob = results.raw(ref)
         assert blob is not None and len(blob) > task_limit
     big = "x" * (2 * task_limit)  # not a collection: the task limit holds
-    ref = _value.remote([big])
-    assert ck.get(ref) == [big] and results.raw(ref) is not None
     ref = _value.remote(big)
     assert ck.get(ref) == big and results.raw(ref) is None
+    # A collection of large buffers keeps the task limit: Dask gathers those zero-copy, as before.
+    for buffers in ([big], [bytes(task_limit), *range(100)]):
+        ref = _value.remote(buffers)
+        assert ck.get(ref) == buffers and results.raw(ref) is None
 
 
 def test_a_collection_above_its_limit_is_gathered(shared_cluster):
