@@ -81,8 +81,8 @@ def pack_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | Non
     """``(args, kwargs)`` pickled into one blob when Dask would walk them item by item, else ``None``.
 
     Dask looks for futures inside every list, tuple, set and dict argument of a task
-    (``dask._task_spec.parse_input``): a 10k-item list made one ``f.remote(xs)`` take
-    ~200 ms instead of ~3. Arguments with :data:`PACK_ARGUMENTS_AT` items or more in
+    (``dask._task_spec.parse_input``), a graph node per item: a 10k-item argument made
+    a no-op task's round trip 7.6 ms instead of 3.4. Arguments with :data:`PACK_ARGUMENTS_AT` items or more in
     such containers and no future among them are pickled here, once, and travel as
     one ``bytes`` value (unpickled by the task). Arguments holding a future are left
     to Dask, which resolves nested futures to their values (this scan looks where
@@ -99,7 +99,7 @@ def pack_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | Non
         obj = stack.pop()
         kind = type(obj)
         if kind in _ATOMS:
-            if kind in _BUFFERS and len(obj) >= LARGE_BUFFER:
+            if kind in _BUFFERS and is_large_buffer(obj):
                 return None
             continue
         if isinstance(obj, TaskRef | GraphNode) or getattr(obj, "__dask_future__", False) or is_large_buffer(obj):
