@@ -148,10 +148,7 @@ class RemoteFunction:
         if isinstance(retry, list):
             retry = tuple(retry)
         name = options.get("name") or _common.label(self._function)
-        try:
-            packed = _common.pack_arguments(args, kwargs)
-        except Exception as cause:
-            raise _unsendable(name, cause) from cause
+        packed = _common.pack_arguments(args, kwargs)
         retries = options.get("max_retries", 3)
         reply = _runtime.reply_to(client, "task")
         call: tuple[Any, ...] = (

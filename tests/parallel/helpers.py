@@ -130,3 +130,8 @@ def work(name: str, seconds: float = 0.0, hold: str | None = None, cap: float = 
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     return name
+
+
+def total(values: Any) -> int:
+    """The sum of the sums of ``values`` (arrays or lists of numbers)."""
+    return int(sum(int(v.sum()) if hasattr(v, "sum") else sum(v) for v in values))

@@ -196,12 +196,25 @@ def test_large_arguments_travel_packed_and_nested_futures_still_resolve(shared_c
     with_future = [inner, *range(1_000)]
     assert ck.get(identity.remote(with_future), timeout=30) == [9, *range(1_000)]
 
-    assert _common.pack_arguments((1, "two"), {"three": [3]}) is None  # small: Dask's own path
+    assert _common.pack_arguments((1, "two"), {"three": [3]}) is not None
     assert _common.pack_arguments((items,), {}) is not None
     assert _common.pack_arguments((with_future,), {}) is None  # Dask resolves the future
     assert _common.pack_arguments(([{"deep": [inner]}, *range(100)],), {}) is None
-    assert _common.pack_arguments(([bytes(1 << 20), *range(100)],), {}) is None  # Dask sends it zero-copy
-    assert _common.pack_arguments(([memoryview(bytes(1 << 20)), *range(100)],), {}) is None
+    assert _common.pack_arguments((bytes(1 << 20),), {}) is None  # Dask sends it zero-copy
+    assert _common.pack_arguments((), {"view": memoryview(bytes(1 << 20))}) is None
     cyclic: list = list(range(100))
     cyclic.append(cyclic)
     assert _common.pack_arguments((cyclic,), {}) is not None
+
+
+def test_arrays_in_arguments_keep_dasks_zero_copy_path(shared_cluster):
+    import numpy
+
+    from clusterkit.parallel import _common
+
+    small, large = numpy.arange(10), numpy.arange(1 << 16)  # 80 B and 512 KiB
+    assert _common.pack_arguments(([small] * 100,), {}) is not None
+    assert _common.pack_arguments(([large, *range(100)],), {}) is None
+    total = ck.remote(helpers.total)
+    assert ck.get(total.remote([large, large])) == 2 * int(large.sum())
+    assert ck.get(total.remote([small] * 100)) == 100 * int(small.sum())
