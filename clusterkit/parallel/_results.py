@@ -103,6 +103,7 @@ def offer(result: Any, reply: tuple[Any, ...] | None, *, pickled: bytes | None =
 #: Values Dask's gather would serialize item by item (``distributed.protocol.serialize``).
 _COLLECTIONS = frozenset({list, tuple, set, dict})
 
+
 def _small_items(value: Any) -> bool:
     """Whether a collection's first items are small objects, not large buffers (``sizeof`` overstates only those)."""
     from clusterkit.parallel._common import is_large_buffer
