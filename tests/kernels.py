@@ -7,6 +7,8 @@ import pathlib
 import nbclient
 import nbformat
 
+from tests.notebooks.ipc_kernel import IPCKernelManager
+
 
 def execute_cells(sources: list[str], folder: pathlib.Path, timeout: int = 120) -> nbformat.NotebookNode:
     """Execute ``sources`` as code cells in a fresh python3 kernel (cwd ``folder``), widget state stored.
@@ -16,7 +18,8 @@ def execute_cells(sources: list[str], folder: pathlib.Path, timeout: int = 120) 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     client = nbclient.NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+        nb, timeout=timeout, kernel_name="python3", kernel_manager_class=IPCKernelManager,
+        store_widget_state=True,
         resources={"metadata": {"path": str(folder)}},
     )
     client.execute()

@@ -10,15 +10,19 @@ import time
 
 import psutil
 import pytest
-from jupyter_client.manager import start_new_kernel
 
 import clusterkit as ck
 from clusterkit import registry
 from tests.conftest import _children, wait_until
+from tests.notebooks.ipc_kernel import BlockingIPCKernelManager
 
 
 def _kernel_with_cluster(code: str = "import clusterkit as ck\ns = ck.start(n_workers=2, memory_limit='1GiB')"):
-    km, kc = start_new_kernel(kernel_name="python3")
+    km = BlockingIPCKernelManager(kernel_name="python3")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=120)
     reply = kc.execute_interactive(code, timeout=120)
     assert reply["content"]["status"] == "ok", reply["content"]
     kernel = psutil.Process(km.provisioner.process.pid)

@@ -840,14 +840,22 @@ def _batched(sum_of_squares: Callable[[list[int]], int]) -> str:
         "allowed share, solve for b, and take the smallest whole number that satisfies it.")
 def _batch_size(batch_size: Callable[[float, float, float], int]) -> str:
     rng = _rng()
-    cases = [(1e-6, 1e-3, 0.1), (1.0, 1e-3, 0.1)]
-    while len(cases) < 8:
+    # Random cases whose exact answer is fractional, three with a fraction below one half (rounding to the
+    # nearest goes down, ceil up) and three above (rounding goes up, floor down): every wrong rounding
+    # meets a case that tells it apart, whatever the draw.
+    below: list[tuple[float, float, float]] = []
+    above: list[tuple[float, float, float]] = []
+    while len(below) < 3 or len(above) < 3:
         per_item = round(10 ** rng.uniform(-6, -2), 9)
         overhead = round(10 ** rng.uniform(-4, -1.5), 6)
         share = round(rng.uniform(0.02, 0.5), 3)
         exact = overhead * (1 - share) / (share * per_item)
-        if exact > 1.5 and abs(exact - round(exact)) > 0.05:  # fractional: ceil, round and floor differ
-            cases.append((per_item, overhead, share))
+        fraction = exact - math.floor(exact)
+        if exact > 1.5 and 0.05 < fraction < 0.45 and len(below) < 3:
+            below.append((per_item, overhead, share))
+        elif exact > 1.5 and 0.55 < fraction < 0.95 and len(above) < 3:
+            above.append((per_item, overhead, share))
+    cases = [(1e-6, 1e-3, 0.1), (1.0, 1e-3, 0.1), *below, *above]
     for per_item, overhead, share in cases:
         b = batch_size(per_item, overhead, share)
         expect(isinstance(b, numbers.Real) and not isinstance(b, bool) and float(b).is_integer() and b >= 1,

@@ -18,6 +18,7 @@ import time
 import nbclient
 import nbformat
 import psutil
+from ipc_kernel import IPCKernelManager  # this folder is on sys.path: the script runs by path
 
 
 def tree_rss(root: psutil.Process) -> int:
@@ -47,6 +48,7 @@ def main(source: str, target: str, stats_path: str) -> int:
         timeout=170,
         startup_timeout=120,  # a loaded machine can take a minute to start a kernel
         kernel_name="python3",
+        kernel_manager_class=IPCKernelManager,
         allow_errors=True,
         store_widget_state=True,
         resources={"metadata": {"path": str(pathlib.Path(source).parent)}},

@@ -24,6 +24,7 @@ import os
 import pathlib
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,8 +49,10 @@ PREFIX = "/user/learner/"
 EXECUTE = r'''
 import json, sys
 import nbclient, nbformat
+from ipc_kernel import IPCKernelManager  # copied beside this script
 nb = nbformat.read(sys.argv[1], as_version=4)
-client = nbclient.NotebookClient(nb, timeout=170, kernel_name="python3", allow_errors=True)
+client = nbclient.NotebookClient(nb, timeout=170, kernel_name="python3", kernel_manager_class=IPCKernelManager,
+                                 allow_errors=True)
 out = {"errors": [], "grades": []}
 with client.setup_kernel():
     for index, cell in enumerate(nb.cells):
@@ -256,6 +259,7 @@ def test_binder_launch(tmp_path: pathlib.Path) -> None:
 
             script = tmp_path / "execute.py"
             script.write_text(EXECUTE)
+            shutil.copy(pathlib.Path(__file__).with_name("ipc_kernel.py"), tmp_path / "ipc_kernel.py")
             kernel_env = {**env, "DASK_CLUSTERKIT__LOCAL__MEMORY_LIMIT": "900MiB"}
             runners = {stem: _start_notebook(repo, stem, script, venv, kernel_env)
                        for stem in ("00-why-distributed", "05-actors-and-state")}
