@@ -34,13 +34,13 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-from distributed import Client
 from distributed.deploy.cluster import Cluster
 from distributed.security import Security
 
 from clusterkit import config, control, display, links, registry, task_history
 from clusterkit import security as tls
 from clusterkit.backends import address as address_backend
+from clusterkit.client import Client
 from clusterkit.errors import BackendError, ClusterkitError, ClusterNotFoundError, NoClusterError
 from clusterkit.options import WorkerOptions
 
