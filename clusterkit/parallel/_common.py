@@ -59,12 +59,15 @@ def load_function(blob: bytes) -> Callable[..., Any]:
     return fn
 
 
-def dumps(value: Any) -> bytes:
-    """Pickle ``value`` (protocol 5); cloudpickle for what plain pickle refuses (lambdas)."""
+def dumps(value: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None) -> bytes:
+    """Pickle ``value`` (protocol 5); cloudpickle for what plain pickle refuses (lambdas).
+
+    ``buffer_callback`` takes buffers (arrays) out of band, as :func:`pickle.dumps` does.
+    """
     try:
-        return pickle.dumps(value, protocol=5)
+        return pickle.dumps(value, protocol=5, buffer_callback=buffer_callback)
     except Exception:  # lambdas, local classes, ...: cloudpickle's output loads with pickle
-        return cloudpickle.dumps(value, protocol=5)
+        return cloudpickle.dumps(value, protocol=5, buffer_callback=buffer_callback)
 
 
 def label(fn: Callable[..., Any]) -> str:
@@ -92,12 +95,9 @@ def pack_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes | Non
         return None
     buffers: list[pickle.PickleBuffer] = []
     try:
-        blob = pickle.dumps((args, kwargs), protocol=5, buffer_callback=buffers.append)
-    except Exception:  # lambdas, local classes, ...
-        try:
-            blob = cloudpickle.dumps((args, kwargs), protocol=5, buffer_callback=buffers.append)
-        except Exception:
-            return None
+        blob = dumps((args, kwargs), buffer_callback=buffers.append)
+    except Exception:
+        return None
     if any(marker in blob for marker in _DASK_MARKERS):
         return None
     if buffers:  # arrays, out of band: small ones go in the blob, large ones to Dask

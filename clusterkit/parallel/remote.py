@@ -166,15 +166,11 @@ class RemoteFunction:
             try:
                 _common.dumps((args, kwargs))
             except Exception as cause:  # the arguments are what does not pickle: say so
-                raise _unsendable(name, cause) from exc
+                raise TypeError(
+                    f"The arguments of {name}.remote(...) cannot be sent to the cluster: {cause}. Pass values "
+                    "that pickle (create locks, files and connections inside the task instead)."
+                ) from exc
             raise
-
-
-def _unsendable(name: str, cause: BaseException) -> TypeError:
-    return TypeError(
-        f"The arguments of {name}.remote(...) cannot be sent to the cluster: {cause}. Pass values "
-        "that pickle (create locks, files and connections inside the task instead)."
-    )
 
 
 def remote(*args: Any, **options: Any) -> Any:
