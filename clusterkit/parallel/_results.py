@@ -40,6 +40,8 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
+from clusterkit.parallel import _common
+
 __all__ = [
     "MISSING", "OP", "ResultStore", "finished", "forget_pending", "install_on_scheduler", "offer", "raw", "store_for",
     "value",
@@ -55,10 +57,10 @@ MISSING: Any = object()
 # ----------------------------------------------------------------------------------------------
 # Worker side
 # ----------------------------------------------------------------------------------------------
-def offer(result: Any, reply: tuple[Any, ...] | None, *, pickled: bytes | None = None) -> None:
+def offer(result: Any, reply: tuple[str, int, int] | None, *, pickled: bytes | None = None) -> None:
     """Send ``result`` to the submitting client with the completion, if it is small.
 
-    ``reply`` is ``(client id, size limit in bytes[, limit for collections])`` chosen
+    ``reply`` is ``(client id, size limit in bytes, limit for collections)`` chosen
     by the client, or ``None`` (the scheduler has no handler: sending would break the
     worker's stream). ``pickled`` is the value already pickled (``ck.map`` batches are).
 
@@ -73,18 +75,16 @@ def offer(result: Any, reply: tuple[Any, ...] | None, *, pickled: bytes | None =
     """
     if reply is None:
         return
-    client_id, limit = reply[0], reply[1]
+    client_id, limit, collection_limit = reply
     try:
         from distributed.worker import get_worker, thread_state
 
         if pickled is None:
             from dask.sizeof import sizeof
 
-            from clusterkit.parallel import _common
-
             estimate_limit = limit
-            if type(result) in _COLLECTIONS and len(reply) > 2 and _small_items(result):
-                limit = max(limit, reply[2])
+            if type(result) in _COLLECTIONS and _small_items(result):
+                limit = max(limit, collection_limit)
                 estimate_limit = 8 * limit
             if sizeof(result) > estimate_limit:
                 return
@@ -106,10 +106,8 @@ _COLLECTIONS = frozenset({list, tuple, set, dict})
 
 def _small_items(value: Any) -> bool:
     """Whether a collection's first items are small objects, not large buffers (``sizeof`` overstates only those)."""
-    from clusterkit.parallel._common import is_large_buffer
-
     items = value.values() if isinstance(value, dict) else value
-    return not any(is_large_buffer(item) for item in itertools.islice(items, 8))
+    return not any(_common.is_large_buffer(item) for item in itertools.islice(items, 8))
 
 
 #: Messages offered by tasks still running on this worker process, by key.

@@ -142,7 +142,7 @@ def _format_remote_traceback(exc: BaseException) -> str:
 
 def run_batch(
     function: bytes, payload: bytes, retries: int, time_limit: float = BATCH_TIME_LIMIT,
-    reply: tuple[Any, ...] | None = None,
+    reply: tuple[str, int, int] | None = None,
 ) -> bytes:
     """Run one batch on a worker; return a pickled report (runs as a Dask task).
 

@@ -72,7 +72,7 @@ def _should_retry(exc: BaseException, retry_exceptions: bool | tuple[type, ...])
 
 def run_task(
     function: bytes, max_retries: int, retry_exceptions: bool | tuple[type, ...],
-    args: tuple[Any, ...], kwargs: dict[str, Any], reply: tuple[Any, ...] | None = None,
+    args: tuple[Any, ...], kwargs: dict[str, Any], reply: tuple[str, int, int] | None = None,
 ) -> Any:
     """Call the user's function on a worker with Ray's application-error retries.
 
@@ -98,7 +98,7 @@ def run_task(
 
 def run_packed_task(
     function: bytes, max_retries: int, retry_exceptions: bool | tuple[type, ...], payload: bytes,
-    reply: tuple[Any, ...] | None = None,
+    reply: tuple[str, int, int] | None = None,
 ) -> Any:
     """:func:`run_task` for arguments that travel pickled in one blob (see ``_common.pack_arguments``)."""
     args, kwargs = pickle.loads(payload)
